@@ -1,0 +1,301 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *eds_cli_prog = "edsmod";
+
+static const char *sev_name[] = { "error", "warning", "note" };
+
+int eds_cli_read(const char *path, size_t max, char **data, size_t *len, struct eds_diag *d)
+{
+	int stdin_ = strcmp(path, "-") == 0;
+	const char *name = stdin_ ? "<stdin>" : path;
+	int fd = stdin_ ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return eds_diag_setf(d, EDS_E_IO, "cannot open \"%s\": %s", name, strerror(errno));
+	struct stat st;
+	size_t cap = 65536;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if ((unsigned long long)st.st_size > max) {
+			if (!stdin_)
+				close(fd);
+			return eds_diag_setf(d, EDS_E_LIMIT,
+					     "\"%s\" is %lld bytes, more than the input limit of %zu (--max-input)",
+					     name, (long long)st.st_size, max);
+		}
+		cap = (size_t)st.st_size + 1;
+	} else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!stdin_)
+			close(fd);
+		return eds_diag_setf(d, EDS_E_IO, "cannot read \"%s\": is a directory", name);
+	}
+	char *buf = malloc(cap);
+	size_t n = 0;
+	if (!buf)
+		abort();
+	for (;;) {
+		if (n == cap) {
+			cap *= 2;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				abort();
+			buf = nb;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			if (!stdin_)
+				close(fd);
+			return eds_diag_setf(d, EDS_E_IO, "cannot read \"%s\": %s", name, strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			free(buf);
+			if (!stdin_)
+				close(fd);
+			return eds_diag_setf(d, EDS_E_LIMIT,
+					     "\"%s\" is more than the input limit of %zu bytes (--max-input)",
+					     name, max);
+		}
+	}
+	if (!stdin_)
+		close(fd);
+	*data = buf;
+	*len = n;
+	return EDS_OK;
+}
+
+void eds_cli_renderf(FILE *f, enum eds_severity sev, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(f, "%s: %s: ", eds_cli_prog, sev_name[sev]);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+}
+
+/* Show the source line around the span with a caret under it.  Long lines
+ * (minified JSON) are cut to a window around the column. */
+static void show_source(FILE *f, const struct eds_src *src, struct eds_span span)
+{
+	size_t ls, ll;
+	eds_src_line(src, span.start, &ls, &ll);
+	size_t col = span.start - ls; /* bytes into the line */
+	size_t from = 0, to = ll;
+	if (ll > 120) {
+		from = col > 60 ? col - 60 : 0;
+		while (from > 0 && ((unsigned char)src->text[ls + from] & 0xC0) == 0x80)
+			from--;
+		to = from + 120 < ll ? from + 120 : ll;
+		while (to < ll && ((unsigned char)src->text[ls + to] & 0xC0) == 0x80)
+			to++;
+	}
+	const char *line = src->text + ls;
+	fputs("    ", f);
+	if (from)
+		fputs("...", f);
+	for (size_t i = from; i < to; i++)
+		fputc((unsigned char)line[i] < 0x20 && line[i] != '\t' ? '?' : line[i], f);
+	if (to < ll)
+		fputs("...", f);
+	fputs("\n    ", f);
+	if (from)
+		fputs("   ", f);
+	for (size_t i = from; i < col && i < to; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if ((c & 0xC0) == 0x80)
+			continue;
+		fputc(c == '\t' ? '\t' : ' ', f);
+	}
+	fputc('^', f);
+	size_t end = span.end > span.start ? span.end - ls : col + 1;
+	if (end > to)
+		end = to;
+	for (size_t i = col + 1; i < end; i++)
+		if (((unsigned char)line[i] & 0xC0) != 0x80)
+			fputc('~', f);
+	fputc('\n', f);
+}
+
+void eds_cli_render(FILE *f, const struct eds_diag *d)
+{
+	fprintf(f, "%s: %s: %s", eds_cli_prog, sev_name[d->severity], d->msg);
+	if (d->id)
+		fprintf(f, " [%s]", d->id);
+	const struct eds_src *src = d->src;
+	if (src && d->loc == EDS_LOC_SPAN) {
+		unsigned line, col;
+		eds_src_linecol(src, d->span.start, &line, &col);
+		fprintf(f, " at %s:%u:%u", src->name, line, col);
+		if (d->path[0])
+			fprintf(f, " (%s)", d->path);
+		fputs(":\n", f);
+		show_source(f, src, d->span);
+		return;
+	}
+	if (src && d->loc == EDS_LOC_OFFSET)
+		fprintf(f, " at %s: byte %u", src->name, d->span.start);
+	else if (src)
+		fprintf(f, " at %s", src->name);
+	if (d->path[0])
+		fprintf(f, src ? " (%s)" : " at %s", d->path);
+	fputc('\n', f);
+}
+
+void eds_cli_rules_add_expr(struct eds_cli_rules *r, const char *expr)
+{
+	struct eds_src *v = realloc(r->srcs, (r->n + 1) * sizeof *v);
+	char **o = realloc(r->owned, (r->n + 1) * sizeof *o);
+	if (!v || !o)
+		abort();
+	r->srcs = v;
+	r->owned = o;
+	char *name = malloc(32);
+	if (!name)
+		abort();
+	int k = 0;
+	for (size_t i = 0; i < r->n; i++)
+		k += r->srcs[i].name[0] == '-';
+	snprintf(name, 32, "-e #%d", k + 1);
+	r->srcs[r->n] = (struct eds_src){ .name = name, .text = expr, .len = strlen(expr) };
+	r->owned[r->n] = NULL;
+	r->n++;
+}
+
+int eds_cli_rules_add_file(struct eds_cli_rules *r, const char *path, struct eds_diag *d)
+{
+	char *data;
+	size_t len;
+	int rc = eds_cli_read(path, (size_t)64 << 20, &data, &len, d);
+	if (rc)
+		return rc;
+	struct eds_src *v = realloc(r->srcs, (r->n + 1) * sizeof *v);
+	char **o = realloc(r->owned, (r->n + 1) * sizeof *o);
+	if (!v || !o)
+		abort();
+	r->srcs = v;
+	r->owned = o;
+	r->srcs[r->n] = (struct eds_src){ .name = strdup(strcmp(path, "-") ? path : "<stdin>"),
+					  .text = data,
+					  .len = len };
+	r->owned[r->n] = data;
+	r->n++;
+	return EDS_OK;
+}
+
+int eds_cli_rules_compile(struct eds_cli_rules *r, struct eds_arena *arena, struct eds_program **out)
+{
+	struct eds_diags errs = { 0 };
+	int rc = eds_rules_compile(r->srcs, r->n, arena, out, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		eds_cli_render(stderr, &errs.v[i]);
+	if (rc && errs.n > 1)
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "%zu errors in rules", errs.n);
+	eds_diags_release(&errs);
+	return rc;
+}
+
+void eds_cli_rules_release(struct eds_cli_rules *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free((char *)r->srcs[i].name);
+		free(r->owned[i]);
+	}
+	free(r->srcs);
+	free(r->owned);
+	memset(r, 0, sizeof *r);
+}
+
+int eds_cli_write_fd(int fd, const char *name, const char *data, size_t len, struct eds_diag *d)
+{
+	while (len) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": %s", name, strerror(errno));
+		data += w;
+		len -= (size_t)w;
+	}
+	return EDS_OK;
+}
+
+int eds_cli_write_atomic(const char *path, const char *data, size_t len, struct eds_diag *d)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		abort();
+	const char *dir = dirname(copy);
+	size_t n = strlen(dir) + 32;
+	char *tmp = malloc(n);
+	if (!tmp)
+		abort();
+	snprintf(tmp, n, "%s/.edsmod.XXXXXX", dir);
+	free(copy);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		int rc = eds_diag_setf(d, EDS_E_IO, "cannot create a temporary file next to \"%s\": %s",
+				       path, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	struct stat st;
+	mode_t mode = 0666 & ~(mode_t)0;
+	if (stat(path, &st) == 0) {
+		mode = st.st_mode & 07777;
+	} else {
+		mode_t um = umask(0);
+		umask(um);
+		mode = 0666 & ~um;
+	}
+	int rc = eds_cli_write_fd(fd, path, data, len, d);
+	if (!rc && fchmod(fd, mode) < 0)
+		rc = eds_diag_setf(d, EDS_E_IO, "cannot set the mode of \"%s\": %s", tmp, strerror(errno));
+	if (!rc && fsync(fd) < 0)
+		rc = eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": %s", path, strerror(errno));
+	if (close(fd) < 0 && !rc)
+		rc = eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": %s", path, strerror(errno));
+	if (!rc && rename(tmp, path) < 0)
+		rc = eds_diag_setf(d, EDS_E_IO, "cannot replace \"%s\": %s", path, strerror(errno));
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+long long eds_cli_parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	long long mul = 1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mul = 1LL << 10; end++; break;
+	case 'm': case 'M': mul = 1LL << 20; end++; break;
+	case 'g': case 'G': mul = 1LL << 30; end++; break;
+	default: return -1;
+	}
+	if (*end == 'i' && end[-1] != '\0')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > (1LL << 62) / mul)
+		return -1;
+	return v * mul;
+}

@@ -1,0 +1,53 @@
+/*
+ * cli: what every front end shares — reading inputs, loading rules,
+ * rendering diagnostics, writing outputs atomically.  Only cmd/ code prints
+ * or exits; these helpers print diagnostics to stderr and return codes.
+ */
+#ifndef EDS_CLI_H
+#define EDS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "arena.h"
+#include "codec.h"
+#include "diag.h"
+#include "rules.h"
+
+extern const char *eds_cli_prog; /* "edsmod" */
+
+/* Read a whole file ("-" = stdin) into a malloc'd buffer, at most max
+ * bytes; on failure fills d (EDS_E_IO or EDS_E_LIMIT) and returns its code. */
+int eds_cli_read(const char *path, size_t max, char **data, size_t *len, struct eds_diag *d);
+
+/* Print one diagnostic the house way:
+ *   edsmod: error: MESSAGE at FILE:LINE:COL:
+ *       source line
+ *       ^~~~
+ * (byte offsets for binary sources, field paths when no span is known). */
+void eds_cli_render(FILE *f, const struct eds_diag *d);
+void eds_cli_renderf(FILE *f, enum eds_severity sev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Rules from -e and -f in command-line order. */
+struct eds_cli_rules {
+	struct eds_src *srcs;
+	size_t n;
+	char **owned; /* file contents to free */
+};
+void eds_cli_rules_add_expr(struct eds_cli_rules *r, const char *expr);
+int eds_cli_rules_add_file(struct eds_cli_rules *r, const char *path, struct eds_diag *d);
+/* Compile into arena; prints every error; returns EDS_OK or EDS_E_RULES/IO. */
+int eds_cli_rules_compile(struct eds_cli_rules *r, struct eds_arena *arena, struct eds_program **out);
+void eds_cli_rules_release(struct eds_cli_rules *r);
+
+/* Write data to path atomically: temp file in the same directory, fsync,
+ * rename over path (keeping path's mode).  On failure path is untouched. */
+int eds_cli_write_atomic(const char *path, const char *data, size_t len, struct eds_diag *d);
+/* Write all of data to fd; EDS_E_IO with d on failure. */
+int eds_cli_write_fd(int fd, const char *name, const char *data, size_t len, struct eds_diag *d);
+
+/* Parse a size like 64M, 1G, 4096; -1 on error. */
+long long eds_cli_parse_size(const char *s);
+
+#endif

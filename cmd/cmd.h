@@ -1,0 +1,34 @@
+#ifndef EDS_CMD_H
+#define EDS_CMD_H
+
+#include "codec.h"
+
+int cmd_transform(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+#define EDSMOD_VERSION "0.1.0"
+
+/* Options shared by transform and check. */
+struct eds_cli_input_opts {
+	enum eds_format from;
+	struct eds_limits lim;
+};
+/* Handle --from/--max-input/--max-depth/--max-output (long option ids
+ * below); returns 1 if handled, 0 if not ours, -1 on a bad value. */
+enum {
+	OPT_FROM = 0x100, OPT_TO, OPT_MAX_INPUT, OPT_MAX_DEPTH, OPT_MAX_OUTPUT, OPT_PRETTY,
+	OPT_COMPACT, OPT_PROTO_NAMES, OPT_VALIDATE, OPT_NO_VALIDATE, OPT_SKIP_ERRORS,
+	OPT_FORMAT, OPT_STRICT, OPT_GRPC, OPT_VERSION,
+};
+int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg);
+
+/* Decode one input into the arena, detecting the format when o->from is
+ * AUTO; *fmt is the format that was used. */
+int eds_cli_decode(const struct eds_cli_input_opts *o, const struct eds_src *src,
+		   struct eds_arena *arena, enum eds_format *fmt, ProtobufCMessage **out,
+		   struct eds_diag *d);
+
+/* Map a check finding's path to a line:col span for JSON and text inputs. */
+void eds_cli_locate(struct eds_diag *d, const struct eds_src *src, enum eds_format fmt);
+
+#endif

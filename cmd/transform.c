@@ -1,0 +1,301 @@
+/*
+ * transform: the default command.  Read each input, apply the rules, write
+ * it out.  All output is built in memory first: nothing is written unless
+ * every input decoded, ran and encoded cleanly (with -i, each file stands
+ * alone and is replaced atomically).
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cli.h"
+#include "cmd.h"
+#include "rules.h"
+
+static const char usage[] =
+	"usage: edsmod [--from FMT] [--to FMT] [-e RULE]... [-f FILE]... [-o OUT | -i] [FILE...]\n"
+	"       edsmod check [-e RULE]... [-f FILE]... [--format text|json|github] [--strict] FILE...\n"
+	"       edsmod serve [--listen ADDR]... [-e RULE]... [-f FILE]...\n"
+	"Rewrite Envoy ClusterLoadAssignments (binary, json or text protobuf).\n"
+	"  --from FMT       input format: auto (default), binary, json, text\n"
+	"  --to FMT         output format (default: the input's)\n"
+	"  -e RULE          apply RULE (repeatable; in order with -f)\n"
+	"  -f FILE          apply the rules in FILE (repeatable)\n"
+	"  -o OUT           write to OUT (atomically) instead of stdout\n"
+	"  -i               edit each FILE in place (atomically)\n"
+	"  --pretty, --compact, --proto-names   JSON output layout and field names\n"
+	"  --validate, --no-validate, --skip-errors\n"
+	"  --max-input N, --max-depth N, --max-output N\n"
+	"  -h, --help, --version\n"
+	"See edsmod(1) for the rules language, exit statuses and examples.\n";
+
+static const struct option longopts[] = {
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "output", required_argument, NULL, 'o' },
+	{ "in-place", no_argument, NULL, 'i' },
+	{ "expression", required_argument, NULL, 'e' },
+	{ "file", required_argument, NULL, 'f' },
+	{ "pretty", no_argument, NULL, OPT_PRETTY },
+	{ "compact", no_argument, NULL, OPT_COMPACT },
+	{ "proto-names", no_argument, NULL, OPT_PROTO_NAMES },
+	{ "validate", no_argument, NULL, OPT_VALIDATE },
+	{ "no-validate", no_argument, NULL, OPT_NO_VALIDATE },
+	{ "skip-errors", no_argument, NULL, OPT_SKIP_ERRORS },
+	{ "max-input", required_argument, NULL, OPT_MAX_INPUT },
+	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct transform {
+	struct eds_cli_input_opts in;
+	enum eds_format to;
+	int pretty;   /* -1: default */
+	bool proto_names, validate, no_validate, skip_errors, in_place;
+	const char *out_path;
+	struct eds_program *prog;
+};
+
+static int has_newline_inside(const char *s, size_t n)
+{
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return memchr(s, '\n', n) != NULL;
+}
+
+/* Decode, run, validate and encode one input, appending to out. */
+static int one(struct transform *t, const struct eds_src *src, struct eds_arena *arena,
+	       struct eds_buf *out, enum eds_format *to_used)
+{
+	struct eds_diag d = { 0 };
+	enum eds_format from;
+	ProtobufCMessage *msg;
+	int rc = eds_cli_decode(&t->in, src, arena, &from, &msg, &d);
+	if (rc) {
+		eds_cli_render(stderr, &d);
+		return rc;
+	}
+	bool changed = false;
+	if (t->prog) {
+		struct eds_diags warns = { 0 };
+		struct eds_run_opts ro = { .mode = EDS_RUN_TRANSFORM,
+					   .skip_errors = t->skip_errors,
+					   .findings = &warns,
+					   .input = src };
+		rc = eds_rules_run(t->prog, msg, arena, &ro, &changed, &d);
+		for (size_t i = 0; i < warns.n; i++)
+			eds_cli_render(stderr, &warns.v[i]);
+		eds_diags_release(&warns);
+		if (rc) {
+			eds_cli_render(stderr, &d);
+			return rc;
+		}
+	}
+	if ((changed && !t->no_validate) || t->validate) {
+		struct eds_diags f = { 0 };
+		struct eds_check_opts co = { 0 };
+		size_t nerr = eds_check_cla(msg, &co, &f);
+		if (nerr) {
+			for (size_t i = 0; i < f.n; i++) {
+				if (f.v[i].severity != EDS_SEV_ERROR)
+					continue;
+				if (!changed)
+					eds_cli_locate(&f.v[i], src, from);
+				else
+					f.v[i].src = src;
+				eds_cli_render(stderr, &f.v[i]);
+			}
+			eds_cli_renderf(stderr, EDS_SEV_ERROR,
+					"%s: %s is not a valid ClusterLoadAssignment (%zu error%s); nothing written%s",
+					src->name, changed ? "the result of the rules" : "the input", nerr,
+					nerr == 1 ? "" : "s", changed ? " (--no-validate writes it anyway)" : "");
+			eds_diags_release(&f);
+			return EDS_E_INVALID;
+		}
+		eds_diags_release(&f);
+	}
+	enum eds_format to = t->to ? t->to : from;
+	*to_used = to;
+	if (to == EDS_FMT_BINARY && from == EDS_FMT_BINARY && !changed) {
+		/* Byte for byte: re-packing could reorder unknown fields. */
+		eds_buf_append(out, src->text, src->len);
+		if (eds_buf_overflowed(out)) {
+			eds_cli_renderf(stderr, EDS_SEV_ERROR, "%s: output larger than %zu bytes (--max-output)",
+					src->name, out->max);
+			return EDS_E_LIMIT;
+		}
+		return EDS_OK;
+	}
+	struct eds_encode_opts eo = { .proto_names = t->proto_names };
+	if (t->pretty >= 0)
+		eo.pretty = t->pretty;
+	else if (t->in_place)
+		eo.pretty = from != EDS_FMT_JSON || has_newline_inside(src->text, src->len);
+	else
+		eo.pretty = !t->out_path && isatty(1);
+	size_t before = out->len;
+	rc = eds_codec_encode(to, msg, &eo, out, &d);
+	if (rc) {
+		out->len = before;
+		if (!d.src)
+			d.src = src;
+		eds_cli_render(stderr, &d);
+		return rc;
+	}
+	if (to == EDS_FMT_JSON && !eo.pretty && (out->len == before || out->data[out->len - 1] != '\n'))
+		eds_buf_putc(out, '\n');
+	return EDS_OK;
+}
+
+int cmd_transform(int argc, char **argv)
+{
+	struct transform t = { .in = { .lim = eds_limits_default }, .pretty = -1 };
+	struct eds_cli_rules rules = { 0 };
+	struct eds_diag d = { 0 };
+	int c, rc = EDS_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+e:f:o:ih", longopts, NULL)) != -1) {
+		int r = eds_cli_input_opt(&t.in, c, optarg);
+		if (r < 0)
+			goto usage_error;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'e': eds_cli_rules_add_expr(&rules, optarg); break;
+		case 'f':
+			if (eds_cli_rules_add_file(&rules, optarg, &d)) {
+				eds_cli_render(stderr, &d);
+				rc = d.code;
+				goto done;
+			}
+			break;
+		case 'o': t.out_path = optarg; break;
+		case 'i': t.in_place = true; break;
+		case OPT_TO:
+			if (eds_format_parse(optarg, &t.to) < 0 || t.to == EDS_FMT_AUTO) {
+				eds_cli_renderf(stderr, EDS_SEV_ERROR,
+						"unknown format \"%s\" for --to (binary, json, text)", optarg);
+				goto usage_error;
+			}
+			break;
+		case OPT_PRETTY: t.pretty = 1; break;
+		case OPT_COMPACT: t.pretty = 0; break;
+		case OPT_PROTO_NAMES: t.proto_names = true; break;
+		case OPT_VALIDATE: t.validate = true; break;
+		case OPT_NO_VALIDATE: t.no_validate = true; break;
+		case OPT_SKIP_ERRORS: t.skip_errors = true; break;
+		case 'h': fputs(usage, stdout); goto done;
+		case OPT_VERSION: printf("edsmod %s\n", EDSMOD_VERSION); goto done;
+		default: goto usage_error;
+		}
+	}
+	char **files = argv + optind;
+	int nfiles = argc - optind;
+	static char *stdin_only[] = { "-", NULL };
+	if (nfiles == 0) {
+		if (t.in_place) {
+			eds_cli_renderf(stderr, EDS_SEV_ERROR, "-i needs at least one FILE to edit");
+			goto usage_error;
+		}
+		files = stdin_only;
+		nfiles = 1;
+	}
+	if (t.in_place && t.out_path) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "-i and -o cannot be used together");
+		goto usage_error;
+	}
+	if (t.validate && t.no_validate) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "--validate and --no-validate cannot be used together");
+		goto usage_error;
+	}
+	for (int i = 0; t.in_place && i < nfiles; i++) {
+		if (strcmp(files[i], "-") == 0) {
+			eds_cli_renderf(stderr, EDS_SEV_ERROR, "-i cannot edit standard input");
+			goto usage_error;
+		}
+	}
+
+	struct eds_arena *prog_arena = eds_arena_new(1 << 16);
+	if (rules.n) {
+		rc = eds_cli_rules_compile(&rules, prog_arena, &t.prog);
+		if (rc)
+			goto free_prog;
+	}
+
+	struct eds_arena *arena = eds_arena_new(1 << 20);
+	struct eds_buf out = { .max = t.in.lim.max_output };
+	enum eds_format first_to = EDS_FMT_AUTO;
+	int nfailed = 0;
+	for (int i = 0; i < nfiles; i++) {
+		char *data = NULL;
+		size_t len = 0;
+		struct eds_src src = { .name = strcmp(files[i], "-") ? files[i] : "<stdin>" };
+		int r = eds_cli_read(files[i], t.in.lim.max_input, &data, &len, &d);
+		if (r) {
+			eds_cli_render(stderr, &d);
+		} else {
+			src.text = data;
+			src.len = len;
+			enum eds_format to = EDS_FMT_AUTO;
+			size_t before = out.len;
+			if (t.in_place)
+				out.len = 0;
+			r = one(&t, &src, arena, &out, &to);
+			if (!r && t.in_place) {
+				r = eds_cli_write_atomic(files[i], out.data, out.len, &d);
+				if (r)
+					eds_cli_render(stderr, &d);
+			} else if (!r && nfiles > 1 && to != EDS_FMT_JSON) {
+				eds_cli_renderf(stderr, EDS_SEV_ERROR,
+						"%d inputs cannot go to one %s output: protobuf would merge them "
+						"into one message; use -i, one file at a time, or --to json",
+						nfiles, eds_format_name(to));
+				free(data);
+				rc = EDS_E_USAGE;
+				goto free_all;
+			} else if (r) {
+				out.len = before;
+			}
+			if (first_to == EDS_FMT_AUTO)
+				first_to = to;
+		}
+		free(data);
+		eds_arena_reset(arena);
+		if (r) {
+			nfailed++;
+			if (!rc)
+				rc = r;
+			if (!t.in_place)
+				break; /* nothing is written: stop at the first failure */
+		}
+	}
+	if (t.in_place && nfailed && nfiles > 1)
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "%d of %d files failed and were left unchanged",
+				nfailed, nfiles);
+	if (!rc && !t.in_place) {
+		if (t.out_path && strcmp(t.out_path, "-") != 0)
+			rc = eds_cli_write_atomic(t.out_path, out.data, out.len, &d);
+		else
+			rc = eds_cli_write_fd(1, "<stdout>", out.data, out.len, &d);
+		if (rc)
+			eds_cli_render(stderr, &d);
+	}
+free_all:
+	eds_buf_release(&out);
+	eds_arena_free(arena);
+free_prog:
+	eds_arena_free(prog_arena);
+done:
+	eds_cli_rules_release(&rules);
+	return rc;
+usage_error:
+	fputs("Try 'edsmod --help' or man edsmod.\n", stderr);
+	eds_cli_rules_release(&rules);
+	return EDS_E_USAGE;
+}

@@ -1,0 +1,51 @@
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void eds_buf_release(struct eds_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->overflow = 0;
+}
+
+int eds_buf_reserve(struct eds_buf *b, size_t n)
+{
+	if (b->overflow)
+		return -1;
+	if (b->cap - b->len >= n)
+		return 0;
+	size_t want = b->len + n;
+	if (b->max && want > b->max) {
+		b->overflow = 1;
+		return -1;
+	}
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < want)
+		cap *= 2;
+	char *p = realloc(b->data, cap);
+	if (!p) {
+		fprintf(stderr, "edsmod: out of memory (output of %zu bytes)\n", cap);
+		abort();
+	}
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void eds_buf_printf(struct eds_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || eds_buf_reserve(b, (size_t)n + 1) < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}

@@ -1,0 +1,27 @@
+/*
+ * check: Envoy's own constraints on a ClusterLoadAssignment.
+ *
+ * eds_check_cla() appends one finding per problem to findings: severity,
+ * a stable id (the ids are listed in edsmod(1), CHECKS), the field path
+ * (endpoints[1].lb_endpoints[4].endpoint.address.socket_address.port_value)
+ * and a message.  It never stops early and never modifies the message.
+ * Findings carry no source location; the front end maps paths to line:col
+ * for JSON and text inputs (eds_json_locate, eds_text_locate).
+ * Returns the number of error-severity findings it added.
+ */
+#ifndef EDS_CHECK_H
+#define EDS_CHECK_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+
+#include "diag.h"
+
+struct eds_check_opts {
+	bool grpc;  /* also apply gRPC xDS clients' stricter rules (warnings become errors) */
+};
+
+size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *opts,
+		     struct eds_diags *findings);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * codec: the three encodings of a protobuf message, each one generic walker
+ * driven by protobuf-c's descriptors (no code per message type).
+ *
+ *   binary  codec_bin.c   protobuf wire format; unknown fields survive
+ *   json    codec_json.c  proto3 JSON mapping (jansson parses, we print)
+ *   text    codec_text.c  protobuf text format, as protoc --decode/--encode
+ *
+ * Decoders build the message in the request arena they are given: every
+ * pointer in *out lives there, so nothing needs freeing but the arena.  On
+ * failure they return a code (EDS_E_DECODE, EDS_E_LIMIT) with the diag
+ * pointing into src: a byte offset for binary, a line:col span for JSON and
+ * text syntax, and a field path for type and range problems.  Strings are
+ * always checked to be valid UTF-8.
+ *
+ * Encoders append to an eds_buf and return EDS_OK or a code with a diag
+ * (EDS_E_ENCODE: e.g. NaN in a JSON Value, an Any of an unknown type in JSON;
+ * EDS_E_LIMIT: output over buf->max).  On failure the buffer's contents are
+ * unspecified: callers discard them.
+ */
+#ifndef EDS_CODEC_H
+#define EDS_CODEC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "diag.h"
+
+enum eds_format { EDS_FMT_AUTO = 0, EDS_FMT_BINARY, EDS_FMT_JSON, EDS_FMT_TEXT };
+
+/* "binary"/"pb"/"binpb", "json", "text"/"txtpb"/"textproto", "auto"; -1 if unknown. */
+int eds_format_parse(const char *name, enum eds_format *out);
+const char *eds_format_name(enum eds_format f);
+/*
+ * Guess the format of an input: JSON when the first non-blank byte is '{' or
+ * '[' ; text when the input is valid UTF-8 and starts (after blanks and
+ * comments) with an identifier or '[' followed by text syntax; binary
+ * otherwise.  Never fails; an empty input is binary (an empty message).
+ */
+enum eds_format eds_format_detect(const char *data, size_t len);
+
+struct eds_limits {
+	size_t max_input;   /* bytes of one input */
+	unsigned max_depth; /* message nesting (Struct/ListValue levels count) */
+	size_t max_output;  /* bytes of one output */
+};
+extern const struct eds_limits eds_limits_default;
+
+struct eds_encode_opts {
+	bool pretty;       /* json: 2-space indented; text: always indented */
+	bool proto_names;  /* json: snake_case proto names instead of lowerCamelCase */
+};
+
+typedef int eds_decode_fn(const ProtobufCMessageDescriptor *desc, const struct eds_src *src,
+			  struct eds_arena *arena, const struct eds_limits *lim,
+			  ProtobufCMessage **out, struct eds_diag *d);
+typedef int eds_encode_fn(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
+			  struct eds_buf *out, struct eds_diag *d);
+
+eds_decode_fn eds_bin_decode, eds_json_decode, eds_text_decode;
+eds_encode_fn eds_bin_encode, eds_json_encode, eds_text_encode;
+
+/* Dispatch on format (not AUTO). */
+int eds_codec_decode(enum eds_format f, const ProtobufCMessageDescriptor *desc,
+		     const struct eds_src *src, struct eds_arena *arena,
+		     const struct eds_limits *lim, ProtobufCMessage **out, struct eds_diag *d);
+int eds_codec_encode(enum eds_format f, const ProtobufCMessage *msg,
+		     const struct eds_encode_opts *opts, struct eds_buf *out, struct eds_diag *d);
+
+/* Length of the longest valid UTF-8 prefix of s (== n when all valid). */
+size_t eds_utf8_valid_prefix(const char *s, size_t n);
+
+#endif

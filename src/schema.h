@@ -1,0 +1,31 @@
+/*
+ * schema: the message types edsmod knows, looked up by full name or Any
+ * type URL, and the well-known types that have special JSON forms.
+ * Everything here is static data from the generated protobuf-c code.
+ */
+#ifndef EDS_SCHEMA_H
+#define EDS_SCHEMA_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+enum eds_wkt {
+	EDS_WKT_NONE = 0,
+	EDS_WKT_ANY,
+	EDS_WKT_STRUCT,
+	EDS_WKT_VALUE,
+	EDS_WKT_LIST_VALUE,
+	EDS_WKT_DURATION,
+	EDS_WKT_WRAPPER, /* google.protobuf.*Value wrappers: field 1 "value" */
+	EDS_WKT_EMPTY,
+};
+
+enum eds_wkt eds_schema_wkt(const ProtobufCMessageDescriptor *desc);
+/* "envoy.config.endpoint.v3.ClusterLoadAssignment" -> descriptor, or NULL. */
+const ProtobufCMessageDescriptor *eds_schema_find(const char *full_name, size_t len);
+/* Resolve an Any type URL: the text after the last '/'. NULL if unknown. */
+const ProtobufCMessageDescriptor *eds_schema_find_url(const char *url, size_t len);
+/* The CLA descriptor, the root of everything edsmod edits. */
+extern const ProtobufCMessageDescriptor *const eds_schema_cla;
+
+#endif

@@ -1,0 +1,73 @@
+# Shared by every testdata/*.bats file.
+#
+# Golden cases are directories of plain files (see examples-to-follow):
+#   args      one argument per line; $IN is the case's input file, $DIR the
+#             case directory, $TMP a scratch directory
+#   in.*      the input (in.binpb, in.json, in.txtpb)
+#   out       expected stdout, byte for byte (optional: absent means empty)
+#   stderr    expected stderr, byte for byte (optional: absent means empty)
+#   status    expected exit status (optional: absent means 0)
+# EDSMOD_UPDATE_GOLDEN=1 rewrites out/stderr/status from the actual run.
+
+TOP="${EDSMOD_TOP:-$(cd "$(dirname "${BATS_TEST_FILENAME}")/.." && pwd)}"
+EDSMOD_BUILD="${EDSMOD_BUILD:-$TOP/build}"
+EDSMOD="$EDSMOD_BUILD/edsmod"
+export TOP EDSMOD_BUILD EDSMOD
+
+bats_load_library bats-support 2>/dev/null || load /usr/lib/bats/bats-support/load
+bats_load_library bats-assert 2>/dev/null || load /usr/lib/bats/bats-assert/load
+
+# edsmod under valgrind when EDSMOD_VALGRIND=1 (errors and leaks fatal).
+edsmod() {
+	if [ "${EDSMOD_VALGRIND:-0}" = 1 ]; then
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			"$EDSMOD" "$@"
+	else
+		"$EDSMOD" "$@"
+	fi
+}
+
+# Run one golden case directory.
+edsmod_case() {
+	local dir=$1 in="" a args=()
+	for f in "$dir"/in.*; do [ -e "$f" ] && in=$f; done
+	local tmp
+	tmp=$(mktemp -d "$BATS_TEST_TMPDIR/case.XXXXXX")
+	while IFS= read -r a || [ -n "$a" ]; do
+		a=${a//\$IN/$in}
+		a=${a//\$DIR/$dir}
+		a=${a//\$TMP/$tmp}
+		args+=("$a")
+	done <"$dir/args"
+	local want_status=0
+	[ -f "$dir/status" ] && want_status=$(cat "$dir/status")
+	(cd "$dir" && edsmod "${args[@]}") >"$tmp/stdout" 2>"$tmp/stderr"
+	local status=$?
+	# Paths in messages are shown relative to the case directory.
+	if [ "${EDSMOD_UPDATE_GOLDEN:-0}" = 1 ]; then
+		if [ -s "$tmp/stdout" ]; then cp "$tmp/stdout" "$dir/out"; else rm -f "$dir/out"; fi
+		if [ -s "$tmp/stderr" ]; then cp "$tmp/stderr" "$dir/stderr"; else rm -f "$dir/stderr"; fi
+		if [ "$status" != 0 ]; then echo "$status" >"$dir/status"; else rm -f "$dir/status"; fi
+		return 0
+	fi
+	local ok=0
+	diff -u "${dir}/out" "$tmp/stdout" 2>/dev/null || { [ ! -f "$dir/out" ] && [ ! -s "$tmp/stdout" ]; } || { [ -f "$dir/out" ] || cat "$tmp/stdout"; ok=1; }
+	diff -u "${dir}/stderr" "$tmp/stderr" 2>/dev/null || { [ ! -f "$dir/stderr" ] && [ ! -s "$tmp/stderr" ]; } || { [ -f "$dir/stderr" ] || { echo "unexpected stderr:"; cat "$tmp/stderr"; }; ok=1; }
+	if [ "$status" != "$want_status" ]; then
+		echo "exit status $status, expected $want_status"
+		ok=1
+	fi
+	return $ok
+}
+
+
+# Envoy's real protos (npm @grpc/grpc-js-xds deps/), fetched at test time.
+envoy_protos() {
+	"$TOP/scripts/fetch-envoy-protos"
+}
+# protoc with Envoy's real protos on the include path.
+real_protoc() {
+	local c
+	c=$(envoy_protos) || return 1
+	protoc -I"$c/envoy-api" -I"$c/xds" -I"$c/googleapis" -I"$c/protoc-gen-validate" "$@"
+}
