@@ -1,0 +1,31 @@
+#!/usr/bin/env bats
+# man/edsmod.1 is the single source of CLI truth: its options match the code,
+# and its EXAMPLES run (scripts/man-examples).
+load helper
+
+@test "every option in cmd/ is in man/edsmod.1 and vice versa" {
+	run "$TOP/scripts/check-man"
+	assert_success
+	assert_output --partial "code and page agree"
+}
+
+@test "check-man notices an undocumented option" {
+	sed 's/^\.It Fl -strict$/.It Fl -strikt/' "$TOP/man/edsmod.1" >"$BATS_TEST_TMPDIR/page.1"
+	run "$TOP/scripts/check-man" "$BATS_TEST_TMPDIR/page.1"
+	assert_failure
+	assert_output --partial "option --strict is accepted by cmd/ but not documented"
+	assert_output --partial "option --strikt is documented"
+}
+
+@test "--help is a short summary that points to the man page" {
+	run "$EDSMOD" --help
+	assert_success
+	assert_output --partial "usage: edsmod"
+	assert_output --partial "edsmod(1)"
+}
+
+@test "the man page renders without warnings" {
+	run bash -c "MANWIDTH=80 man --warnings -l '$TOP/man/edsmod.1' 2>&1 >/dev/null"
+	assert_success
+	assert_output ""
+}
