@@ -78,7 +78,7 @@ $(B)/libedsmod.a: $(CORE_OBJ)
 $(B)/edsmod: $(call obj,$(CLI_SRC)) $(B)/libedsmod.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/edsmod-serve: $(call obj,$(SERVE_SRC)) $(SERVE_GEN_OBJ) $(B)/libedsmod.a
+$(B)/edsmod-serve: $(call obj,$(SERVE_SRC) cmd/cli.c) $(SERVE_GEN_OBJ) $(B)/libedsmod.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(GRPC_LIBS)
 
 # C unit tests: testdata/unit/test_*.c, each its own program.

@@ -36,6 +36,10 @@ struct eds_program;
 int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, struct eds_arena *arena,
 		      struct eds_program **out, struct eds_diags *errs);
 
+/* Free what a program holds outside its arena (compiled regexes); call it
+ * before freeing or resetting the program arena.  NULL is a no-op. */
+void eds_rules_release(struct eds_program *p);
+
 /* Number of rules compiled (0 for an empty program). */
 size_t eds_rules_count(const struct eds_program *p);
 

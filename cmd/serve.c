@@ -1,0 +1,1107 @@
+/*
+ * edsmod-serve: Envoy Gateway's extension server (`edsmod serve` execs it).
+ *
+ * Every call runs the same rules as `edsmod transform`:
+ *   PostEndpointsModify  decode -> rules -> check -> encode; an unchanged
+ *                        CLA is answered with an empty response ("no change")
+ *   PostClusterModify,   rules on the CLA inlined in Cluster.load_assignment
+ *   PostTranslateModify  (field 33).  Clusters are not re-encoded: their
+ *                        top-level fields are scanned and only field 33's
+ *                        bytes are replaced when the rules changed the CLA;
+ *                        every other byte, secret, listener and route is
+ *                        copied verbatim.
+ *   grpc.health.v1.Health/Check  SERVING
+ *   anything else        UNIMPLEMENTED
+ * Status codes: bytes that do not decode -> INVALID_ARGUMENT; a rule that
+ * fails, renames the cluster or leaves an invalid CLA -> FAILED_PRECONDITION
+ * (the request was fine; this server's rules cannot handle it), naming the
+ * cluster, the rule and the finding.
+ *
+ * No gRPC call here: the transport is serve_grpc.c.  Threads: the main
+ * thread waits for signals (SIGHUP reloads the -f files, SIGTERM/SIGINT
+ * drain and exit 0); workers call handle() with their own request arena.
+ * The compiled rules are shared read-only; a reload swaps in a new
+ * generation, and the old one is freed when its last call finishes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cli.h"
+#include "codec.h"
+#include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "envoygateway/extension/service.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "rules.h"
+#include "schema.h"
+#include "serve_grpc.h"
+
+#define DRAIN_GRACE_MS 10000
+#define ARENA_KEEP ((size_t)64 << 20) /* arenas and buffers bigger than this are freed after a call */
+#define REPLY_MAX ((size_t)INT32_MAX)
+
+static const char usage[] =
+	"usage: edsmod serve [--listen ADDR]... [-e RULE]... [-f FILE]... [options]\n"
+	"Envoy Gateway extension server: apply the rules to every ClusterLoadAssignment\n"
+	"Envoy Gateway sends (PostEndpointsModify, PostClusterModify, PostTranslateModify).\n"
+	"  --listen ADDR            HOST:PORT, [V6]:PORT or unix:PATH (repeatable;\n"
+	"                           default 127.0.0.1:5005)\n"
+	"  -e RULE                  apply RULE (repeatable; in order with -f)\n"
+	"  -f FILE                  apply the rules in FILE (repeatable; SIGHUP reloads)\n"
+	"  --threads N              worker threads (default: CPUs, at most 16)\n"
+	"  --max-message-size SIZE  largest request accepted (default 64M)\n"
+	"  --tls-cert FILE, --tls-key FILE   serve TLS with this certificate and key\n"
+	"  --client-ca FILE         require client certificates signed by these CAs\n"
+	"  --log-level LEVEL        error, warn, info (default; one line per call), debug\n"
+	"  -h, --help\n"
+	"SIGHUP reloads the rules files; SIGTERM or SIGINT drains in-flight calls and exits.\n"
+	"See edsmod(1), SERVE.\n";
+
+enum {
+	OPT_LISTEN = 0x100,
+	OPT_THREADS,
+	OPT_MAX_MESSAGE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_CLIENT_CA,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option longopts[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "expression", required_argument, NULL, 'e' },
+	{ "file", required_argument, NULL, 'f' },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "max-message-size", required_argument, NULL, OPT_MAX_MESSAGE },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "client-ca", required_argument, NULL, OPT_CLIENT_CA },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* ---- logging: one write(2) per line so lines from workers never mix ---- */
+
+static enum serve_log_level log_level = SERVE_LOG_INFO;
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+__attribute__((format(printf, 2, 3)))
+static void logmsg(enum serve_log_level lv, const char *fmt, ...)
+{
+	if (lv > log_level)
+		return;
+	char line[2048];
+	int n = snprintf(line, sizeof line, "%s: %s: ", eds_cli_prog, level_names[lv]);
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+	if (len > sizeof line - 2)
+		len = sizeof line - 2;
+	line[len++] = '\n';
+	while (write(2, line, len) < 0 && errno == EINTR)
+		;
+}
+
+static void grpc_log(enum serve_log_level lv, const char *msg)
+{
+	logmsg(lv, "%s", msg);
+}
+
+/* Copy s into out (size > 4) as printable UTF-8: invalid bytes and control
+ * characters become \xNN (names from the wire must not break log lines). */
+static void utf8_clean(const char *s, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+	while (n && o + 5 < size) {
+		size_t k = eds_utf8_valid_prefix(s, n);
+		for (size_t i = 0; i < k; i++) {
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F) {
+				k = i;
+				break;
+			}
+		}
+		if (k > size - 5 - o) {
+			k = size - 5 - o;
+			while (k && ((unsigned char)s[k] & 0xC0) == 0x80)
+				k--; /* do not split a character */
+			if (!k)
+				break;
+		}
+		memcpy(out + o, s, k);
+		o += k;
+		s += k;
+		n -= k;
+		if (n && k == 0) {
+			o += (size_t)snprintf(out + o, size - o, "\\x%02X", (unsigned char)*s);
+			s++;
+			n--;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* ---- rules generations ---- */
+
+struct rule_arg {
+	bool file;
+	const char *arg;
+};
+
+struct gen {
+	struct eds_arena *arena;
+	struct eds_program *prog; /* NULL: no rules */
+	struct eds_cli_rules rules; /* sources stay alive for diagnostics */
+	char sources[256];          /* "rules.edsmod, -e #1" */
+	unsigned refs;              /* under gen_lock */
+};
+
+static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gen *gen_cur;
+
+static void gen_free(struct gen *g)
+{
+	eds_arena_free(g->arena);
+	eds_cli_rules_release(&g->rules);
+	free(g);
+}
+
+/* Read and compile every -e/-f in order.  Prints its errors; NULL on failure
+ * with *code set (EDS_E_IO, EDS_E_LIMIT or EDS_E_RULES). */
+static struct gen *gen_load(const struct rule_arg *args, size_t n, int *code)
+{
+	struct gen *g = calloc(1, sizeof *g);
+	if (!g)
+		abort();
+	g->arena = eds_arena_new(1 << 16);
+	g->refs = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (!args[i].file) {
+			eds_cli_rules_add_expr(&g->rules, args[i].arg);
+			continue;
+		}
+		struct eds_diag d = { 0 };
+		if (eds_cli_rules_add_file(&g->rules, args[i].arg, &d)) {
+			eds_cli_render(stderr, &d);
+			*code = d.code;
+			gen_free(g);
+			return NULL;
+		}
+	}
+	if (g->rules.n) {
+		int rc = eds_cli_rules_compile(&g->rules, g->arena, &g->prog);
+		if (rc) {
+			*code = rc;
+			gen_free(g);
+			return NULL;
+		}
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < g->rules.n && o < sizeof g->sources; i++) {
+		int w = snprintf(g->sources + o, sizeof g->sources - o, "%s%s", i ? ", " : "",
+				 g->rules.srcs[i].name);
+		o += w < 0 ? 0 : (size_t)w;
+	}
+	return g;
+}
+
+static struct gen *gen_acquire(void)
+{
+	pthread_mutex_lock(&gen_lock);
+	struct gen *g = gen_cur;
+	g->refs++;
+	pthread_mutex_unlock(&gen_lock);
+	return g;
+}
+
+static void gen_release(struct gen *g)
+{
+	pthread_mutex_lock(&gen_lock);
+	bool last = --g->refs == 0;
+	pthread_mutex_unlock(&gen_lock);
+	if (last)
+		gen_free(g);
+}
+
+static void gen_install(struct gen *g)
+{
+	pthread_mutex_lock(&gen_lock);
+	struct gen *old = gen_cur;
+	gen_cur = g;
+	pthread_mutex_unlock(&gen_lock);
+	if (old)
+		gen_release(old);
+}
+
+static size_t gen_rule_count(const struct gen *g)
+{
+	return g->prog ? eds_rules_count(g->prog) : 0;
+}
+
+/* ---- the protobuf wire format, top level only ---- */
+
+struct wire_field {
+	uint32_t num;
+	unsigned wt;
+	size_t start;        /* the tag's offset */
+	size_t vstart, vend; /* the value (for wire type 2: the payload) */
+};
+
+static size_t get_varint(const uint8_t *p, size_t n, uint64_t *v)
+{
+	uint64_t r = 0;
+	for (size_t i = 0; i < 10 && i < n; i++) {
+		r |= (uint64_t)(p[i] & 0x7F) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			if (i == 9 && p[i] > 1)
+				return 0;
+			*v = r;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static void put_varint(struct eds_buf *b, uint64_t v)
+{
+	while (v >= 0x80) {
+		eds_buf_putc(b, (char)(v | 0x80));
+		v >>= 7;
+	}
+	eds_buf_putc(b, (char)v);
+}
+
+static void put_len_field(struct eds_buf *b, uint32_t num, const void *p, size_t n)
+{
+	put_varint(b, (uint64_t)num << 3 | 2);
+	put_varint(b, n);
+	eds_buf_append(b, p, n);
+}
+
+/* Next top-level field of p[0..n) at *off: 1 and advances, 0 at the end,
+ * -1 on malformed data with *why and *off at the problem. */
+static int wire_next(const uint8_t *p, size_t n, size_t *off, struct wire_field *f, const char **why)
+{
+	size_t at = *off;
+	uint64_t tag, v;
+	if (at >= n)
+		return 0;
+	size_t k = get_varint(p + at, n - at, &tag);
+	if (!k || (tag >> 3) == 0 || (tag >> 3) > 536870911) {
+		*why = "malformed field tag";
+		return -1;
+	}
+	f->num = (uint32_t)(tag >> 3);
+	f->wt = (unsigned)(tag & 7);
+	f->start = at;
+	size_t q = at + k;
+	switch (f->wt) {
+	case 0:
+		k = get_varint(p + q, n - q, &v);
+		if (!k) {
+			*why = "truncated or malformed varint";
+			*off = q;
+			return -1;
+		}
+		f->vstart = q;
+		f->vend = q + k;
+		break;
+	case 1:
+	case 5: {
+		size_t w = f->wt == 1 ? 8 : 4;
+		if (n - q < w) {
+			*why = "truncated fixed-size value";
+			*off = q;
+			return -1;
+		}
+		f->vstart = q;
+		f->vend = q + w;
+		break;
+	}
+	case 2:
+		k = get_varint(p + q, n - q, &v);
+		if (!k) {
+			*why = "truncated or malformed length";
+			*off = q;
+			return -1;
+		}
+		if (v > n - q - k) {
+			*why = "length-delimited field runs past the end of its message (truncated?)";
+			return -1;
+		}
+		f->vstart = q + k;
+		f->vend = q + k + (size_t)v;
+		break;
+	default:
+		*why = "unsupported wire type (groups are not used by these messages)";
+		return -1;
+	}
+	*off = f->vend;
+	return 1;
+}
+
+/* ---- per-worker state and the call's log line ---- */
+
+struct worker {
+	struct eds_arena *arena;
+	struct eds_buf out;
+	struct eds_diags findings;
+	struct eds_limits lim;
+	char msg[1024];
+	struct gen *gen;
+};
+
+struct call_log {
+	const char *cluster;  /* first cluster named, arena or request string */
+	size_t cluster_len;
+	size_t nclusters, nchanged;
+	size_t ep_in, ep_out;
+};
+
+static struct eds_limits serve_limits;
+static unsigned test_delay_ms; /* EDSMOD_SERVE_TEST_DELAY_MS: lets tests catch a call in flight */
+
+static void *worker_new(void *ctx, unsigned index)
+{
+	(void)ctx;
+	(void)index;
+	struct worker *w = calloc(1, sizeof *w);
+	if (!w)
+		abort();
+	w->arena = eds_arena_new(1 << 20);
+	w->out.max = REPLY_MAX;
+	w->lim = serve_limits;
+	return w;
+}
+
+static void worker_free(void *state)
+{
+	struct worker *w = state;
+	eds_arena_free(w->arena);
+	eds_buf_release(&w->out);
+	eds_diags_release(&w->findings);
+	free(w);
+}
+
+__attribute__((format(printf, 4, 5)))
+static void fail(struct worker *w, struct serve_reply *r, enum serve_status st, const char *fmt, ...)
+{
+	char tmp[sizeof w->msg];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	utf8_clean(tmp, strlen(tmp), w->msg, sizeof w->msg);
+	r->status = st;
+	r->msg = w->msg;
+	r->data = NULL;
+	r->len = 0;
+}
+
+/* " at FILE:LINE:COL" / " at byte N" plus " (PATH)" for a diagnostic;
+ * base shifts byte offsets, prefix goes before the path. */
+static void diag_where(const struct eds_diag *d, size_t base, const char *prefix, char *out, size_t size)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	if (d->src && d->loc == EDS_LOC_SPAN) {
+		unsigned line, col;
+		eds_src_linecol(d->src, d->span.start, &line, &col);
+		o += (size_t)snprintf(out, size, " at %s:%u:%u", d->src->name, line, col);
+	} else if (d->loc == EDS_LOC_OFFSET) {
+		o += (size_t)snprintf(out, size, " at byte %zu", base + d->span.start);
+	}
+	if (o < size && (d->path[0] || prefix[0]))
+		snprintf(out + o, size - o, " (%s%s%s)", prefix, prefix[0] && d->path[0] ? "." : "",
+			 d->path);
+}
+
+static size_t count_endpoints(const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cla->n_endpoints; i++)
+		n += cla->endpoints[i]->n_lb_endpoints;
+	return n;
+}
+
+/* Run the rules on one CLA and validate the result.  Returns 0 (with
+ * *changed) or -1 with the reply set to an error status. */
+static int run_cla(struct worker *w, ProtobufCMessage *msg, const struct eds_src *input, bool dns,
+		   struct call_log *lg, bool *changed, struct serve_reply *r)
+{
+	Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = (void *)msg;
+	const char *name = eds_arena_strdup(w->arena, cla->cluster_name ? cla->cluster_name : "");
+	struct gen *g = w->gen;
+	struct eds_diag d = { 0 };
+	char where[512];
+
+	if (!lg->cluster) {
+		lg->cluster = name;
+		lg->cluster_len = strlen(name);
+	}
+	lg->nclusters++;
+	size_t in = count_endpoints(cla);
+	lg->ep_in += in;
+	*changed = false;
+	if (!g->prog) {
+		lg->ep_out += in;
+		return 0;
+	}
+	w->findings.n = 0;
+	struct eds_run_opts ro = { .mode = EDS_RUN_TRANSFORM, .findings = &w->findings, .input = input };
+	if (eds_rules_run(g->prog, msg, w->arena, &ro, changed, &d)) {
+		/* The rules' messages usually name the rule already. */
+		if (d.src && strstr(d.msg, d.src->name))
+			where[0] = '\0';
+		else
+			diag_where(&d, 0, "", where, sizeof where);
+		fail(w, r, d.code == EDS_E_INTERNAL ? SERVE_INTERNAL : SERVE_FAILED_PRECONDITION,
+		     "cluster \"%s\": %s%s", name, d.msg, where);
+		return -1;
+	}
+	lg->ep_out += count_endpoints(cla);
+	if (!*changed)
+		return 0;
+	lg->nchanged++;
+	const char *now = cla->cluster_name ? cla->cluster_name : "";
+	if (strcmp(now, name) != 0) {
+		fail(w, r, SERVE_FAILED_PRECONDITION,
+		     "cluster \"%s\": the rules (%s) renamed it to \"%s\"; cluster_name may not be changed",
+		     name, g->sources, now);
+		return -1;
+	}
+	w->findings.n = 0;
+	struct eds_check_opts co = { 0 };
+	eds_check_cla(msg, &co, &w->findings);
+	/* A STRICT_DNS or LOGICAL_DNS cluster's inline CLA names hosts: that
+	 * is the point of it, not an error. */
+	size_t nerr = 0;
+	const struct eds_diag *f = NULL;
+	for (size_t i = 0; i < w->findings.n; i++) {
+		const struct eds_diag *x = &w->findings.v[i];
+		if (x->severity != EDS_SEV_ERROR || (dns && x->id && strcmp(x->id, "ip-literal") == 0))
+			continue;
+		if (!nerr++)
+			f = x;
+	}
+	if (nerr) {
+		char more[64] = "";
+		if (nerr > 1)
+			snprintf(more, sizeof more, " (and %zu more error%s)", nerr - 1, nerr > 2 ? "s" : "");
+		fail(w, r, SERVE_FAILED_PRECONDITION,
+		     "cluster \"%s\": the rules (%s) made the ClusterLoadAssignment invalid: %s%s%s%s%s%s",
+		     name, g->sources, f->path[0] ? f->path : "", f->path[0] ? ": " : "", f->msg,
+		     f->id ? " [" : "", f->id ? f->id : "", f->id ? "]" : "");
+		if (more[0]) {
+			size_t l = strlen(w->msg);
+			utf8_clean(more, strlen(more), w->msg + l, sizeof w->msg - l);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static int decode_failed(struct worker *w, struct serve_reply *r, const char *what,
+			 const struct eds_diag *d, size_t base, const char *prefix)
+{
+	char where[512];
+	diag_where(d, base, prefix, where, sizeof where);
+	fail(w, r, SERVE_INVALID_ARGUMENT, "invalid %s: %s%s", what, d->msg, where);
+	return -1;
+}
+
+static void reply_buf(struct worker *w, struct serve_reply *r)
+{
+	if (eds_buf_overflowed(&w->out)) {
+		fail(w, r, SERVE_RESOURCE_EXHAUSTED, "the reply would be larger than %zu bytes", w->out.max);
+		return;
+	}
+	r->status = SERVE_OK;
+	r->data = w->out.data;
+	r->len = w->out.len;
+}
+
+static void pack_into(struct eds_buf *b, const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	if (eds_buf_reserve(b, n) < 0)
+		return;
+	protobuf_c_message_pack(m, (uint8_t *)b->data + b->len);
+	b->len += n;
+}
+
+static void handle_endpoints(struct worker *w, const struct serve_call *c, struct serve_reply *r,
+			     struct call_log *lg)
+{
+	struct eds_src src = { .name = "PostEndpointsModifyRequest", .text = c->req, .len = c->len };
+	struct eds_diag d = { 0 };
+	ProtobufCMessage *msg;
+	if (eds_bin_decode(&envoygateway__extension__post_endpoints_modify_request__descriptor, &src,
+			   w->arena, &w->lim, &msg, &d)) {
+		decode_failed(w, r, "PostEndpointsModifyRequest", &d, 0, "");
+		return;
+	}
+	Envoygateway__Extension__PostEndpointsModifyRequest *req = (void *)msg;
+	if (!req->load_assignment) {
+		fail(w, r, SERVE_INVALID_ARGUMENT, "PostEndpointsModifyRequest without a load_assignment");
+		return;
+	}
+	bool changed;
+	if (run_cla(w, &req->load_assignment->base, &src, false, lg, &changed, r))
+		return;
+	if (changed) {
+		Envoygateway__Extension__PostEndpointsModifyResponse resp =
+			ENVOYGATEWAY__EXTENSION__POST_ENDPOINTS_MODIFY_RESPONSE__INIT;
+		resp.load_assignment = req->load_assignment;
+		pack_into(&w->out, &resp.base);
+	}
+	reply_buf(w, r);
+}
+
+/*
+ * One envoy.config.cluster.v3.Cluster (p[0..n), at byte base of the
+ * request): append it to w->out as field out_num, with field 33 replaced
+ * when the rules changed the CLA, every other byte as it came.
+ */
+static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t base,
+			  const char *prefix, uint32_t out_num, struct call_log *lg,
+			  struct serve_reply *r)
+{
+	struct wire_field f, first33 = { 0 };
+	size_t off = 0, n33 = 0, len33 = 0, rec33 = 0;
+	const uint8_t *name = NULL;
+	size_t name_len = 0;
+	const char *why;
+	bool dns = false;
+	uint64_t v;
+	int k;
+
+	while ((k = wire_next(p, n, &off, &f, &why)) > 0) {
+		if (f.num == 1 && f.wt == 2) {
+			name = p + f.vstart;
+			name_len = f.vend - f.vstart;
+		} else if (f.num == 2 && f.wt == 0 && get_varint(p + f.vstart, f.vend - f.vstart, &v)) {
+			dns = v == 1 || v == 2; /* Cluster.type STRICT_DNS, LOGICAL_DNS */
+		} else if (f.num == 33) {
+			if (f.wt != 2) {
+				fail(w, r, SERVE_INVALID_ARGUMENT,
+				     "invalid %s: load_assignment (field 33) is not length-delimited at byte %zu",
+				     prefix, base + f.start);
+				return -1;
+			}
+			if (!n33++)
+				first33 = f;
+			len33 += f.vend - f.vstart;
+			rec33 += f.vend - f.start;
+		}
+	}
+	if (k < 0) {
+		fail(w, r, SERVE_INVALID_ARGUMENT, "invalid %s: %s at byte %zu", prefix, why, base + off);
+		return -1;
+	}
+	if (!n33) {
+		if (!lg->cluster && name) {
+			lg->cluster = (const char *)name;
+			lg->cluster_len = name_len;
+		}
+		lg->nclusters++;
+		put_len_field(&w->out, out_num, p, n);
+		return 0;
+	}
+	/* Several occurrences of a message field merge: decode them as one. */
+	const uint8_t *cla_bytes = p + first33.vstart;
+	if (n33 > 1) {
+		uint8_t *cat = eds_arena_alloc(w->arena, len33);
+		size_t o = 0;
+		off = 0;
+		while (wire_next(p, n, &off, &f, &why) > 0) {
+			if (f.num == 33) {
+				memcpy(cat + o, p + f.vstart, f.vend - f.vstart);
+				o += f.vend - f.vstart;
+			}
+		}
+		cla_bytes = cat;
+		base = 0; /* offsets into the merged bytes mean nothing in the request */
+	} else {
+		base += first33.vstart;
+	}
+	struct eds_src src = { .name = "load_assignment", .text = (const char *)cla_bytes, .len = len33 };
+	struct eds_diag d = { 0 };
+	ProtobufCMessage *msg;
+	char what[64];
+	snprintf(what, sizeof what, "%s.load_assignment", prefix);
+	if (eds_bin_decode(eds_schema_cla, &src, w->arena, &w->lim, &msg, &d))
+		return decode_failed(w, r, "ClusterLoadAssignment", &d, n33 > 1 ? 0 : base, what);
+	bool changed;
+	if (run_cla(w, msg, &src, dns, lg, &changed, r))
+		return -1;
+	if (!changed) {
+		put_len_field(&w->out, out_num, p, n);
+		return 0;
+	}
+	size_t cla_len = protobuf_c_message_get_packed_size(msg);
+	size_t total = n - rec33 + 2 + varint_size(cla_len) + cla_len;
+	put_varint(&w->out, (uint64_t)out_num << 3 | 2);
+	put_varint(&w->out, total);
+	eds_buf_append(&w->out, p, first33.start);
+	put_varint(&w->out, 33 << 3 | 2);
+	put_varint(&w->out, cla_len);
+	if (eds_buf_reserve(&w->out, cla_len) == 0) {
+		protobuf_c_message_pack(msg, (uint8_t *)w->out.data + w->out.len);
+		w->out.len += cla_len;
+	}
+	off = first33.vend;
+	while (wire_next(p, n, &off, &f, &why) > 0)
+		if (f.num != 33)
+			eds_buf_append(&w->out, p + f.start, f.vend - f.start);
+	return 0;
+}
+
+static void handle_cluster(struct worker *w, const struct serve_call *c, struct serve_reply *r,
+			   struct call_log *lg)
+{
+	const uint8_t *p = (const uint8_t *)c->req;
+	struct wire_field f;
+	size_t off = 0, n1 = 0, len1 = 0;
+	struct wire_field first = { 0 };
+	const char *why;
+	int k;
+
+	while ((k = wire_next(p, c->len, &off, &f, &why)) > 0) {
+		if (f.num != 1)
+			continue;
+		if (f.wt != 2) {
+			fail(w, r, SERVE_INVALID_ARGUMENT,
+			     "invalid PostClusterModifyRequest: cluster is not length-delimited at byte %zu",
+			     f.start);
+			return;
+		}
+		if (!n1++)
+			first = f;
+		len1 += f.vend - f.vstart;
+	}
+	if (k < 0) {
+		fail(w, r, SERVE_INVALID_ARGUMENT, "invalid PostClusterModifyRequest: %s at byte %zu", why, off);
+		return;
+	}
+	if (n1 == 0) {
+		fail(w, r, SERVE_INVALID_ARGUMENT, "PostClusterModifyRequest without a cluster");
+		return;
+	}
+	const uint8_t *cl = p + first.vstart;
+	size_t base = first.vstart;
+	if (n1 > 1) {
+		uint8_t *cat = eds_arena_alloc(w->arena, len1);
+		size_t o = 0;
+		off = 0;
+		while (wire_next(p, c->len, &off, &f, &why) > 0) {
+			if (f.num == 1) {
+				memcpy(cat + o, p + f.vstart, f.vend - f.vstart);
+				o += f.vend - f.vstart;
+			}
+		}
+		cl = cat;
+		base = 0;
+	}
+	if (splice_cluster(w, cl, len1, base, "cluster", 1, lg, r) == 0)
+		reply_buf(w, r);
+}
+
+static void handle_translate(struct worker *w, const struct serve_call *c, struct serve_reply *r,
+			     struct call_log *lg)
+{
+	const uint8_t *p = (const uint8_t *)c->req;
+	struct wire_field f;
+	size_t off = 0, ncl = 0;
+	const char *why;
+	int k;
+	static const char *const names[] = { NULL, "post_translate_context", "clusters", "secrets",
+					     "listeners", "routes" };
+
+	while ((k = wire_next(p, c->len, &off, &f, &why)) > 0) {
+		if (f.num > 5)
+			continue; /* a newer EG's field: it has no place in our response */
+		if (f.wt != 2) {
+			fail(w, r, SERVE_INVALID_ARGUMENT,
+			     "invalid PostTranslateModifyRequest: %s is not length-delimited at byte %zu",
+			     names[f.num], f.start);
+			return;
+		}
+		/* The response numbers fields one lower: clusters=1, secrets=2, ... */
+		if (f.num == 2) {
+			char prefix[48];
+			snprintf(prefix, sizeof prefix, "clusters[%zu]", ncl++);
+			if (splice_cluster(w, p + f.vstart, f.vend - f.vstart, f.vstart, prefix, 1, lg, r))
+				return;
+		} else if (f.num > 2) {
+			put_len_field(&w->out, f.num - 1, p + f.vstart, f.vend - f.vstart);
+		}
+	}
+	if (k < 0) {
+		fail(w, r, SERVE_INVALID_ARGUMENT, "invalid PostTranslateModifyRequest: %s at byte %zu", why,
+		     off);
+		return;
+	}
+	reply_buf(w, r);
+}
+
+static void handle_health(struct worker *w, const struct serve_call *c, struct serve_reply *r)
+{
+	struct eds_src src = { .name = "HealthCheckRequest", .text = c->req, .len = c->len };
+	struct eds_diag d = { 0 };
+	ProtobufCMessage *msg;
+	if (eds_bin_decode(&grpc__health__v1__health_check_request__descriptor, &src, w->arena, &w->lim,
+			   &msg, &d)) {
+		decode_failed(w, r, "HealthCheckRequest", &d, 0, "");
+		return;
+	}
+	const char *svc = ((Grpc__Health__V1__HealthCheckRequest *)msg)->service;
+	if (svc && svc[0] && strcmp(svc, "envoygateway.extension.EnvoyGatewayExtension") != 0) {
+		fail(w, r, SERVE_NOT_FOUND, "unknown service \"%s\"", svc);
+		return;
+	}
+	Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+	resp.status = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	pack_into(&w->out, &resp.base);
+	reply_buf(w, r);
+}
+
+enum { M_ENDPOINTS, M_CLUSTER, M_TRANSLATE, M_HEALTH };
+static const char *const methods[] = {
+	"/envoygateway.extension.EnvoyGatewayExtension/PostEndpointsModify",
+	"/envoygateway.extension.EnvoyGatewayExtension/PostClusterModify",
+	"/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify",
+	"/grpc.health.v1.Health/Check",
+};
+
+static void handle(void *state, const struct serve_call *c, struct serve_reply *r)
+{
+	struct worker *w = state;
+	struct call_log lg = { 0 };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	if (w->out.cap > ARENA_KEEP)
+		eds_buf_release(&w->out); /* an outlier's buffer: give it back */
+	w->out.len = 0;
+	w->out.overflow = 0;
+	*r = (struct serve_reply){ .status = SERVE_INTERNAL };
+	if (c->method < 0) {
+		fail(w, r, SERVE_UNIMPLEMENTED, "method \"%s\" is not implemented by edsmod serve", c->path);
+	} else if (!c->req) {
+		fail(w, r, SERVE_INVALID_ARGUMENT, "no request message");
+	} else {
+		if (test_delay_ms && c->method != M_HEALTH) {
+			logmsg(SERVE_LOG_INFO, "EDSMOD_SERVE_TEST_DELAY_MS: holding the call for %u ms",
+			       test_delay_ms);
+			struct timespec ts = { test_delay_ms / 1000, (long)(test_delay_ms % 1000) * 1000000L };
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+		w->gen = gen_acquire();
+		switch (c->method) {
+		case M_ENDPOINTS: handle_endpoints(w, c, r, &lg); break;
+		case M_CLUSTER: handle_cluster(w, c, r, &lg); break;
+		case M_TRANSLATE: handle_translate(w, c, r, &lg); break;
+		case M_HEALTH: handle_health(w, c, r); break;
+		}
+		gen_release(w->gen);
+		w->gen = NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long long us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+
+	enum serve_log_level lv = c->method == M_HEALTH ? SERVE_LOG_DEBUG : SERVE_LOG_INFO;
+	if (r->status == SERVE_INTERNAL)
+		lv = SERVE_LOG_ERROR;
+	else if (r->status != SERVE_OK && r->status != SERVE_UNIMPLEMENTED && c->method != M_HEALTH)
+		lv = SERVE_LOG_WARN;
+	if (lv <= log_level) {
+		const char *m = strrchr(c->path, '/');
+		char cluster[300] = "", what[400];
+		if (lg.cluster)
+			utf8_clean(lg.cluster, lg.cluster_len < 256 ? lg.cluster_len : 256, cluster,
+				   sizeof cluster);
+		size_t o = 0;
+		what[0] = '\0';
+		if (c->method == M_TRANSLATE)
+			o = (size_t)snprintf(what, sizeof what, " clusters=%zu", lg.nclusters);
+		else if (lg.nclusters)
+			o = (size_t)snprintf(what, sizeof what, " cluster=\"%s\"", cluster);
+		if (lg.nclusters && r->status == SERVE_OK)
+			snprintf(what + o, sizeof what - o, " endpoints=%zu->%zu changed=%zu", lg.ep_in,
+				 lg.ep_out, lg.nchanged);
+		else if (lg.nclusters)
+			snprintf(what + o, sizeof what - o, " endpoints=%zu", lg.ep_in);
+		logmsg(lv, "%s%s status=%s %lldus%s%s", m && c->method >= 0 ? m + 1 : c->path, what,
+		      serve_status_name(r->status), us, r->msg ? ": " : "", r->msg ? r->msg : "");
+	}
+	if (eds_arena_used(w->arena) > ARENA_KEEP) {
+		eds_arena_free(w->arena);
+		w->arena = eds_arena_new(1 << 20);
+	} else {
+		eds_arena_reset(w->arena);
+	}
+}
+
+/* ---- start-up ---- */
+
+static int check_addr(const char *a)
+{
+	if (strncmp(a, "unix:", 5) == 0)
+		return a[5] ? 0 : -1;
+	const char *colon;
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+		if (!close || close == a + 1 || close[1] != ':')
+			return -1;
+		colon = close + 1;
+	} else {
+		colon = strrchr(a, ':');
+		if (!colon || colon == a || memchr(a, ':', (size_t)(colon - a)))
+			return -1;
+	}
+	const char *port = colon + 1;
+	if (!*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
+		return -1;
+	return 0;
+}
+
+static char *read_pem(const char *path, const char *opt, int *code)
+{
+	char *data;
+	size_t len;
+	struct eds_diag d = { 0 };
+	if (eds_cli_read(path, 1 << 20, &data, &len, &d)) {
+		eds_cli_render(stderr, &d);
+		*code = d.code == EDS_E_LIMIT ? EDS_E_IO : d.code;
+		return NULL;
+	}
+	char *s = malloc(len + 1);
+	if (!s)
+		abort();
+	memcpy(s, data, len);
+	s[len] = '\0';
+	free(data);
+	if (strlen(s) != len || !strstr(s, "-----BEGIN ")) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "%s \"%s\" is not a PEM file", opt, path);
+		free(s);
+		*code = EDS_E_IO;
+		return NULL;
+	}
+	return s;
+}
+
+static const char *listener_name(const struct serve_grpc_listener *l, char *buf, size_t size)
+{
+	if (strncmp(l->addr, "unix:", 5) == 0)
+		return l->addr;
+	const char *colon = strrchr(l->addr, ':');
+	snprintf(buf, size, "%.*s:%d", (int)(colon - l->addr), l->addr, l->port);
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	struct rule_arg *rargs = calloc((size_t)argc, sizeof *rargs);
+	struct serve_grpc_listener *ls = calloc((size_t)argc + 1, sizeof *ls);
+	size_t nrargs = 0, nls = 0;
+	const char *cert = NULL, *key = NULL, *ca = NULL;
+	long long max_msg = 64LL << 20;
+	long threads = 0;
+	int c, rc = EDS_OK;
+
+	if (!rargs || !ls)
+		abort();
+	eds_cli_prog = "edsmod serve";
+	while ((c = getopt_long(argc, argv, "e:f:h", longopts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'e':
+		case 'f':
+			rargs[nrargs].file = c == 'f';
+			rargs[nrargs++].arg = optarg;
+			break;
+		case OPT_LISTEN:
+			if (check_addr(optarg) < 0) {
+				eds_cli_renderf(stderr, EDS_SEV_ERROR,
+						"bad --listen address \"%s\" (HOST:PORT, [V6]:PORT or unix:PATH)",
+						optarg);
+				goto usage_error;
+			}
+			ls[nls++].addr = optarg;
+			break;
+		case OPT_THREADS:
+			errno = 0;
+			threads = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || threads < 1 || threads > 256) {
+				eds_cli_renderf(stderr, EDS_SEV_ERROR, "bad --threads \"%s\" (1 to 256)", optarg);
+				goto usage_error;
+			}
+			break;
+		case OPT_MAX_MESSAGE:
+			max_msg = eds_cli_parse_size(optarg);
+			if (max_msg <= 0 || max_msg > INT32_MAX) {
+				eds_cli_renderf(stderr, EDS_SEV_ERROR,
+						"bad --max-message-size \"%s\" (a size below 2G, e.g. 64M)", optarg);
+				goto usage_error;
+			}
+			break;
+		case OPT_TLS_CERT: cert = optarg; break;
+		case OPT_TLS_KEY: key = optarg; break;
+		case OPT_CLIENT_CA: ca = optarg; break;
+		case OPT_LOG_LEVEL: {
+			int lv = -1;
+			for (int i = 0; i < 4; i++)
+				if (strcmp(optarg, level_names[i]) == 0 ||
+				    (i == SERVE_LOG_WARN && strcmp(optarg, "warn") == 0))
+					lv = i;
+			if (lv < 0) {
+				eds_cli_renderf(stderr, EDS_SEV_ERROR,
+						"bad --log-level \"%s\" (error, warn, info, debug)", optarg);
+				goto usage_error;
+			}
+			log_level = (enum serve_log_level)lv;
+			break;
+		}
+		case 'h':
+			fputs(usage, stdout);
+			goto done;
+		default:
+			goto usage_error;
+		}
+	}
+	if (optind < argc) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "unexpected argument \"%s\"", argv[optind]);
+		goto usage_error;
+	}
+	if (!cert != !key) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "--tls-cert and --tls-key go together");
+		goto usage_error;
+	}
+	if (ca && !cert) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "--client-ca needs --tls-cert and --tls-key");
+		goto usage_error;
+	}
+	if (!nls)
+		ls[nls++].addr = "127.0.0.1:5005";
+	if (!threads) {
+		threads = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+	}
+	const char *delay = getenv("EDSMOD_SERVE_TEST_DELAY_MS");
+	if (delay)
+		test_delay_ms = (unsigned)strtoul(delay, NULL, 10);
+	serve_limits = eds_limits_default;
+	serve_limits.max_input = (size_t)max_msg;
+
+	/* Blocked before gRPC starts its threads (they inherit the mask), so the
+	 * signals reach sigwait below and nothing else; a SIGTERM during start-up
+	 * waits there too. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct gen *g = gen_load(rargs, nrargs, &rc);
+	if (!g)
+		goto done;
+	gen_install(g);
+
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+	if (cert && (!(cert_pem = read_pem(cert, "--tls-cert", &rc)) ||
+		     !(key_pem = read_pem(key, "--tls-key", &rc)) ||
+		     (ca && !(ca_pem = read_pem(ca, "--client-ca", &rc)))))
+		goto free_tls;
+
+	struct serve_grpc_config cfg = {
+		.methods = methods,
+		.nmethods = sizeof methods / sizeof methods[0],
+		.nthreads = (unsigned)threads,
+		.max_message = (size_t)max_msg,
+		.cert_pem = cert_pem,
+		.key_pem = key_pem,
+		.client_ca_pem = ca_pem,
+		.worker_new = worker_new,
+		.worker_free = worker_free,
+		.handle = handle,
+		.log = grpc_log,
+	};
+	char err[512];
+	struct serve_grpc *srv = serve_grpc_start(&cfg, ls, nls, err, sizeof err);
+	if (!srv) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "%s", err);
+		rc = EDS_E_IO;
+		goto free_tls;
+	}
+	for (size_t i = 0; i < nls; i++) {
+		char buf[300];
+		logmsg(SERVE_LOG_INFO, "listening on %s (%s)", listener_name(&ls[i], buf, sizeof buf),
+		      ca ? "mTLS" : cert ? "TLS" : "plaintext");
+	}
+	logmsg(SERVE_LOG_INFO, "serving %zu rule%s%s%s with %ld thread%s (gRPC core %s)", gen_rule_count(g),
+	      gen_rule_count(g) == 1 ? "" : "s", g->sources[0] ? " from " : "", g->sources, threads,
+	      threads == 1 ? "" : "s", serve_grpc_version());
+	if (!g->prog)
+		logmsg(SERVE_LOG_WARN, "no rules (-e, -f): every call is answered unchanged");
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig != SIGHUP) {
+			logmsg(SERVE_LOG_INFO, "%s: draining in-flight calls", sig == SIGINT ? "SIGINT" : "SIGTERM");
+			break;
+		}
+		int code = 0;
+		struct gen *ng = gen_load(rargs, nrargs, &code);
+		if (!ng) {
+			logmsg(SERVE_LOG_ERROR, "SIGHUP: the rules did not load; keeping the previous rules");
+			continue;
+		}
+		gen_install(ng);
+		logmsg(SERVE_LOG_INFO, "SIGHUP: reloaded %zu rule%s%s%s", gen_rule_count(ng),
+		      gen_rule_count(ng) == 1 ? "" : "s", ng->sources[0] ? " from " : "", ng->sources);
+	}
+	serve_grpc_stop(srv, DRAIN_GRACE_MS);
+	logmsg(SERVE_LOG_INFO, "stopped");
+free_tls:
+	free(cert_pem);
+	free(key_pem);
+	free(ca_pem);
+	gen_install(NULL);
+done:
+	free(rargs);
+	free(ls);
+	return rc;
+usage_error:
+	fputs("Try 'edsmod serve --help' or man edsmod.\n", stderr);
+	free(rargs);
+	free(ls);
+	return EDS_E_USAGE;
+}

@@ -1,0 +1,384 @@
+/*
+ * serve_grpc: gRPC core (C API, as in Debian's 1.51) behind serve_grpc.h.
+ *
+ * Each worker owns a completion queue and a fixed set of slots, each slot
+ * one outstanding request for one method.  A slot goes WAIT (request
+ * posted) -> SEND (handler ran, reply batch started) -> back to WAIT when
+ * the batch completes, so a worker never allocates per call besides what
+ * gRPC itself does and the reply slice.
+ */
+#include "serve_grpc.h"
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/log.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Requests kept posted per method and worker: bounds the calls a worker
+ * holds at once (handled one at a time; the rest are replies in flight). */
+#define SLOTS_PER_METHOD 4
+
+enum slot_state { SLOT_IDLE = 0, SLOT_WAIT, SLOT_SEND };
+
+struct worker;
+
+struct slot {
+	struct worker *w;
+	int method; /* -1: the catch-all for unregistered methods */
+	enum slot_state state;
+	grpc_call *call;
+	gpr_timespec deadline;
+	grpc_metadata_array md;
+	grpc_call_details details;
+	grpc_byte_buffer *payload;
+	grpc_byte_buffer *reply;
+	grpc_slice status_msg;
+	int cancelled;
+};
+
+struct worker {
+	struct serve_grpc *s;
+	unsigned index;
+	grpc_completion_queue *cq;
+	pthread_t thread;
+	bool started;
+	void *state;
+	struct slot *slots;
+	size_t nslots;
+};
+
+struct serve_grpc {
+	const struct serve_grpc_config *cfg;
+	grpc_server *server;
+	void **registered; /* grpc_server_register_method handles */
+	grpc_completion_queue *shutdown_cq;
+	struct worker *workers;
+	unsigned nworkers;
+	atomic_bool stopping;
+};
+
+static const struct serve_grpc_config *log_cfg;
+
+static void forward_log(gpr_log_func_args *a)
+{
+	if (!log_cfg || !log_cfg->log)
+		return;
+	enum serve_log_level lv = a->severity == GPR_LOG_SEVERITY_ERROR ? SERVE_LOG_WARN : SERVE_LOG_DEBUG;
+	char line[1024];
+	snprintf(line, sizeof line, "grpc: %s", a->message);
+	log_cfg->log(lv, line);
+}
+
+const char *serve_status_name(enum serve_status st)
+{
+	switch (st) {
+	case SERVE_OK: return "OK";
+	case SERVE_CANCELLED: return "CANCELLED";
+	case SERVE_UNKNOWN: return "UNKNOWN";
+	case SERVE_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+	case SERVE_NOT_FOUND: return "NOT_FOUND";
+	case SERVE_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+	case SERVE_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+	case SERVE_UNIMPLEMENTED: return "UNIMPLEMENTED";
+	case SERVE_INTERNAL: return "INTERNAL";
+	case SERVE_UNAVAILABLE: return "UNAVAILABLE";
+	}
+	return "?";
+}
+
+const char *serve_grpc_version(void)
+{
+	return grpc_version_string();
+}
+
+static void slot_post(struct slot *sl)
+{
+	struct serve_grpc *s = sl->w->s;
+	grpc_call_error e;
+
+	if (atomic_load(&s->stopping)) {
+		sl->state = SLOT_IDLE;
+		return;
+	}
+	sl->call = NULL;
+	sl->payload = NULL;
+	sl->reply = NULL;
+	grpc_metadata_array_init(&sl->md);
+	sl->state = SLOT_WAIT;
+	if (sl->method >= 0) {
+		e = grpc_server_request_registered_call(s->server, s->registered[sl->method], &sl->call,
+							&sl->deadline, &sl->md, &sl->payload,
+							sl->w->cq, sl->w->cq, sl);
+	} else {
+		grpc_call_details_init(&sl->details);
+		e = grpc_server_request_call(s->server, &sl->call, &sl->details, &sl->md, sl->w->cq,
+					     sl->w->cq, sl);
+	}
+	if (e != GRPC_CALL_OK) {
+		/* Only during shutdown (the queue is closing): the slot retires. */
+		grpc_metadata_array_destroy(&sl->md);
+		if (sl->method < 0)
+			grpc_call_details_destroy(&sl->details);
+		sl->state = SLOT_IDLE;
+	}
+}
+
+static void slot_release(struct slot *sl)
+{
+	if (sl->payload)
+		grpc_byte_buffer_destroy(sl->payload);
+	if (sl->reply)
+		grpc_byte_buffer_destroy(sl->reply);
+	grpc_slice_unref(sl->status_msg);
+	sl->status_msg = grpc_empty_slice();
+	grpc_metadata_array_destroy(&sl->md);
+	if (sl->method < 0)
+		grpc_call_details_destroy(&sl->details);
+	if (sl->call)
+		grpc_call_unref(sl->call);
+	sl->call = NULL;
+	sl->payload = sl->reply = NULL;
+	sl->state = SLOT_IDLE;
+}
+
+/* A request arrived: run the handler, start the one batch that answers. */
+static void slot_answer(struct slot *sl)
+{
+	struct worker *w = sl->w;
+	const struct serve_grpc_config *cfg = w->s->cfg;
+	struct serve_call call = { .method = sl->method };
+	struct serve_reply reply = { .status = SERVE_INTERNAL };
+	char path[256];
+	grpc_slice req = grpc_empty_slice();
+
+	if (sl->method >= 0) {
+		call.path = cfg->methods[sl->method];
+		if (sl->payload) {
+			grpc_byte_buffer_reader r;
+			if (grpc_byte_buffer_reader_init(&r, sl->payload)) {
+				req = grpc_byte_buffer_reader_readall(&r);
+				grpc_byte_buffer_reader_destroy(&r);
+				call.len = GRPC_SLICE_LENGTH(req);
+				call.req = call.len ? (const char *)GRPC_SLICE_START_PTR(req) : "";
+			}
+		}
+	} else {
+		size_t n = GRPC_SLICE_LENGTH(sl->details.method);
+		if (n >= sizeof path)
+			n = sizeof path - 1;
+		memcpy(path, GRPC_SLICE_START_PTR(sl->details.method), n);
+		path[n] = '\0';
+		call.path = path;
+	}
+	cfg->handle(w->state, &call, &reply);
+
+	grpc_op ops[4];
+	size_t nops = 0;
+	memset(ops, 0, sizeof ops);
+	ops[nops++].op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (reply.status == SERVE_OK) {
+		grpc_slice out = grpc_slice_malloc(reply.len);
+		if (reply.len)
+			memcpy(GRPC_SLICE_START_PTR(out), reply.data, reply.len);
+		sl->reply = grpc_raw_byte_buffer_create(&out, 1);
+		grpc_slice_unref(out);
+		ops[nops].op = GRPC_OP_SEND_MESSAGE;
+		ops[nops++].data.send_message.send_message = sl->reply;
+	}
+	grpc_slice_unref(req);
+	ops[nops].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[nops].data.send_status_from_server.status = (grpc_status_code)reply.status;
+	if (reply.msg) {
+		sl->status_msg = grpc_slice_from_copied_string(reply.msg);
+		ops[nops].data.send_status_from_server.status_details = &sl->status_msg;
+	}
+	nops++;
+	ops[nops].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	ops[nops++].data.recv_close_on_server.cancelled = &sl->cancelled;
+
+	sl->state = SLOT_SEND;
+	if (grpc_call_start_batch(sl->call, ops, nops, sl, NULL) != GRPC_CALL_OK) {
+		slot_release(sl);
+		slot_post(sl);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const struct serve_grpc_config *cfg = w->s->cfg;
+
+	w->state = cfg->worker_new ? cfg->worker_new(cfg->ctx, w->index) : NULL;
+	for (size_t i = 0; i < w->nslots; i++)
+		slot_post(&w->slots[i]);
+	for (;;) {
+		grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type != GRPC_OP_COMPLETE)
+			continue;
+		struct slot *sl = ev.tag;
+		if (sl->state == SLOT_WAIT) {
+			if (!ev.success) {
+				/* The server is shutting down: the request was never matched. */
+				slot_release(sl);
+				continue;
+			}
+			slot_answer(sl);
+		} else if (sl->state == SLOT_SEND) {
+			slot_release(sl);
+			slot_post(sl);
+		}
+	}
+	if (cfg->worker_free)
+		cfg->worker_free(w->state);
+	return NULL;
+}
+
+static grpc_server_credentials *make_creds(const struct serve_grpc_config *cfg)
+{
+	if (!cfg->cert_pem)
+		return grpc_insecure_server_credentials_create();
+	grpc_ssl_pem_key_cert_pair pair = { .private_key = cfg->key_pem, .cert_chain = cfg->cert_pem };
+	return grpc_ssl_server_credentials_create_ex(
+		cfg->client_ca_pem, &pair, 1,
+		cfg->client_ca_pem ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+				   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+		NULL);
+}
+
+struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
+				    struct serve_grpc_listener *ls, size_t nls, char *err,
+				    size_t errlen)
+{
+	log_cfg = cfg;
+	gpr_set_log_function(forward_log);
+	grpc_init();
+	gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
+
+	struct serve_grpc *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->cfg = cfg;
+	atomic_init(&s->stopping, false);
+
+	grpc_arg args[] = {
+		{ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+		  .value.integer = (int)cfg->max_message },
+		/* gRPC sets SO_REUSEPORT by default: a second server on the same
+		 * port would start silently and share the traffic. */
+		{ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0 },
+	};
+	grpc_channel_args cargs = { .num_args = sizeof args / sizeof args[0], .args = args };
+	s->server = grpc_server_create(&cargs, NULL);
+
+	s->registered = calloc(cfg->nmethods ? cfg->nmethods : 1, sizeof *s->registered);
+	if (!s->registered)
+		abort();
+	for (size_t i = 0; i < cfg->nmethods; i++)
+		s->registered[i] = grpc_server_register_method(
+			s->server, cfg->methods[i], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+
+	s->nworkers = cfg->nthreads ? cfg->nthreads : 1;
+	s->workers = calloc(s->nworkers, sizeof *s->workers);
+	if (!s->workers)
+		abort();
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		w->s = s;
+		w->index = i;
+		w->cq = grpc_completion_queue_create_for_next(NULL);
+		grpc_server_register_completion_queue(s->server, w->cq, NULL);
+		w->nslots = (cfg->nmethods + 1) * SLOTS_PER_METHOD;
+		w->slots = calloc(w->nslots, sizeof *w->slots);
+		if (!w->slots)
+			abort();
+		for (size_t k = 0; k < w->nslots; k++) {
+			w->slots[k].w = w;
+			w->slots[k].method = (int)(k / SLOTS_PER_METHOD) - 1;
+			w->slots[k].status_msg = grpc_empty_slice();
+		}
+	}
+	s->shutdown_cq = grpc_completion_queue_create_for_next(NULL);
+	grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
+
+	grpc_server_credentials *creds = make_creds(cfg);
+	for (size_t i = 0; i < nls; i++) {
+		int port = grpc_server_add_http2_port(s->server, ls[i].addr, creds);
+		if (port <= 0) {
+			snprintf(err, errlen, "cannot listen on \"%s\"%s", ls[i].addr,
+				 cfg->cert_pem ? " (bad address, address in use, or the TLS "
+						 "certificate and key do not load or match)"
+					       : " (bad address or address in use)");
+			grpc_server_credentials_release(creds);
+			/* The process exits next; a server with listeners cannot be
+			 * destroyed before it was started and shut down. */
+			return NULL;
+		}
+		ls[i].port = strncmp(ls[i].addr, "unix:", 5) == 0 ? 0 : port;
+	}
+	grpc_server_credentials_release(creds);
+	grpc_server_start(s->server);
+
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		int e = pthread_create(&w->thread, NULL, worker_main, w);
+		if (e) {
+			snprintf(err, errlen, "cannot start worker thread %u: %s", i, strerror(e));
+			serve_grpc_stop(s, 0);
+			return NULL;
+		}
+		w->started = true;
+	}
+	return s;
+}
+
+void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
+{
+	int tag;
+	atomic_store(&s->stopping, true);
+	grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
+	gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					  gpr_time_from_millis(grace_ms, GPR_TIMESPAN));
+	grpc_event ev = grpc_completion_queue_next(s->shutdown_cq, until, NULL);
+	if (ev.type == GRPC_QUEUE_TIMEOUT) {
+		if (log_cfg && log_cfg->log)
+			log_cfg->log(SERVE_LOG_WARN, "calls still running after the grace period: cancelling them");
+		grpc_server_cancel_all_calls(s->server);
+		grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	}
+	for (unsigned i = 0; i < s->nworkers; i++)
+		grpc_completion_queue_shutdown(s->workers[i].cq);
+	for (unsigned i = 0; i < s->nworkers; i++)
+		if (s->workers[i].started)
+			pthread_join(s->workers[i].thread, NULL);
+	grpc_server_destroy(s->server);
+	grpc_completion_queue_shutdown(s->shutdown_cq);
+	while (grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(s->shutdown_cq);
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		if (!w->started) {
+			/* Never polled: drain the requests nobody posted (none) and close. */
+			while (grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+				       .type != GRPC_QUEUE_SHUTDOWN)
+				;
+		}
+		grpc_completion_queue_destroy(w->cq);
+		free(w->slots);
+	}
+	free(s->workers);
+	free(s->registered);
+	free(s);
+	grpc_shutdown_blocking();
+}

@@ -1,0 +1,428 @@
+/*
+ * rules: compile (parse + bind every source, report every error) and run.
+ *
+ * A run executes units in program order; a unit is one rule, or a run of
+ * consecutive rules whose patterns are all `NAME == "literal"` on the same
+ * name and scope (see eds_expr_build_units).  Each unit goes over all its
+ * targets (the CLA, every locality, or every endpoint) before the next one
+ * starts, so every rule sees the effects of the rules before it.
+ *
+ * An indexed unit evaluates NAME once per target (once per locality when
+ * NAME is a locality or CLA field and the unit's targets are endpoints),
+ * looks the value up, and runs only the rules with that literal, in their
+ * order.  This is the same as running the rules one after the other because
+ * the binder admits a rule into such a unit only when it writes nothing
+ * outside its own target and reads no sibling target (so targets are
+ * independent and the loops over rules and targets can be swapped), and
+ * because after a rule that changed its target NAME is evaluated again and
+ * the walk continues with the first later rule matching the new value.  The
+ * only difference is which of two failing rules is reported first.
+ *
+ * skip_errors: before a rule first modifies an endpoint, the endpoint is
+ * saved (packed into the request arena); when a rule fails on it, it is put
+ * back as it was before the run, later rules leave it alone, and a warning
+ * is recorded.  Failures at locality or CLA scope still stop the run.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "expr.h"
+#include "rules.h"
+
+typedef Envoy__Config__Endpoint__V3__ClusterLoadAssignment Cla;
+typedef Envoy__Config__Endpoint__V3__LocalityLbEndpoints Locality;
+typedef Envoy__Config__Endpoint__V3__LbEndpoint LbEndpoint;
+
+/* ---- compile ---- */
+
+int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, struct eds_arena *arena,
+		      struct eds_program **out, struct eds_diags *errs)
+{
+	*out = NULL;
+	size_t before = errs->n;
+	struct eds_program *p = eds_arena_zalloc(arena, sizeof *p);
+	p->srcs = eds_arena_zalloc(arena, (nsrcs ? nsrcs : 1) * sizeof *p->srcs);
+	p->nsrcs = nsrcs;
+	size_t cap = 0;
+	for (size_t i = 0; i < nsrcs; i++) {
+		p->srcs[i].name = eds_arena_strdup(arena, srcs[i].name ? srcs[i].name : "<rules>");
+		if (srcs[i].len > EDS_RULES_MAX_SOURCE) {
+			eds_expr_error(errs, &srcs[i], 0, 0, "rules source is larger than %zu MiB",
+				       EDS_RULES_MAX_SOURCE >> 20);
+			p->srcs[i].text = "";
+			continue;
+		}
+		/* A terminated copy: the lexer relies on it, and the program must
+		 * not depend on the caller's buffers after compiling. */
+		p->srcs[i].text = eds_arena_strndup(arena, srcs[i].text, srcs[i].len);
+		p->srcs[i].len = srcs[i].len;
+		eds_expr_parse(&p->srcs[i], &srcs[i], (uint32_t)i, arena, &p->rules, &p->nrules, &cap, errs);
+	}
+	eds_expr_bind(p, srcs, arena, errs);
+	/* Parse errors and bind errors come from two passes: show them in
+	 * source order.  Insertion sort: there are at most a few hundred. */
+	for (size_t i = before + 1; i < errs->n; i++) {
+		struct eds_diag t = errs->v[i];
+		size_t j = i;
+		while (j > before && (errs->v[j - 1].src > t.src ||
+				      (errs->v[j - 1].src == t.src && errs->v[j - 1].span.start > t.span.start))) {
+			errs->v[j] = errs->v[j - 1];
+			j--;
+		}
+		errs->v[j] = t;
+	}
+	bool failed = false;
+	for (size_t i = before; i < errs->n; i++)
+		failed |= errs->v[i].severity == EDS_SEV_ERROR;
+	if (failed) {
+		eds_rules_release(p);
+		return EDS_E_RULES;
+	}
+	eds_expr_build_units(p, arena, true);
+	*out = p;
+	return EDS_OK;
+}
+
+static void release_node(struct eds_node *n)
+{
+	if (!n)
+		return;
+	if (n->re) {
+		regfree(n->re);
+		n->re = NULL;
+	}
+	release_node(n->lhs);
+	release_node(n->rhs);
+	for (size_t i = 0; i < n->nkids; i++)
+		release_node(n->kids[i]);
+}
+
+void eds_rules_release(struct eds_program *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nrules; i++) {
+		struct eds_rule *r = &p->rules[i];
+		release_node(r->pattern);
+		for (size_t k = 0; k < r->nactions; k++)
+			release_node(r->actions[k].expr);
+	}
+	p->nregex = 0;
+}
+
+size_t eds_rules_count(const struct eds_program *p)
+{
+	return p ? p->nrules : 0;
+}
+
+size_t eds_rules_indexed_units(const struct eds_program *p)
+{
+	return p ? p->nindexed : 0;
+}
+
+/* ---- saved endpoints (skip_errors) ---- */
+
+struct saved {
+	const void *key;
+	uint8_t *data; /* NULL: skipped endpoint marker */
+	size_t len;
+};
+
+struct savemap {
+	struct saved *v;
+	size_t mask, used;
+};
+
+static size_t hash_ptr(const void *p)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static struct saved *save_slot(struct eds_arena *a, struct savemap *m, const void *key, bool insert)
+{
+	if (!m->v) {
+		if (!insert)
+			return NULL;
+		m->mask = 63;
+		m->v = eds_arena_zalloc(a, 64 * sizeof *m->v);
+	}
+	if (insert && (m->used + 1) * 2 > m->mask + 1) {
+		size_t ncap = (m->mask + 1) * 2;
+		struct saved *nv = eds_arena_zalloc(a, ncap * sizeof *nv);
+		for (size_t i = 0; i <= m->mask; i++) {
+			if (!m->v[i].key)
+				continue;
+			size_t j = hash_ptr(m->v[i].key) & (ncap - 1);
+			while (nv[j].key)
+				j = (j + 1) & (ncap - 1);
+			nv[j] = m->v[i];
+		}
+		m->v = nv;
+		m->mask = ncap - 1;
+	}
+	for (size_t i = hash_ptr(key) & m->mask;; i = (i + 1) & m->mask) {
+		if (m->v[i].key == key)
+			return &m->v[i];
+		if (!m->v[i].key) {
+			if (!insert)
+				return NULL;
+			m->v[i].key = key;
+			m->used++;
+			return &m->v[i];
+		}
+	}
+}
+
+/* ---- running ---- */
+
+struct driver {
+	struct eds_run r;
+	struct savemap saved;   /* endpoint -> packed original */
+	struct savemap skipped; /* endpoints put back after a failure */
+	bool skip;
+};
+
+static void save_endpoint(struct driver *dv)
+{
+	struct eds_run *r = &dv->r;
+	struct saved *s = save_slot(r->req, &dv->saved, r->ep, true);
+	if (s->data)
+		return;
+	s->len = protobuf_c_message_get_packed_size(r->ep);
+	s->data = eds_arena_alloc(r->req, s->len ? s->len : 1);
+	protobuf_c_message_pack(r->ep, s->data);
+}
+
+static int exec_actions(struct driver *dv, const struct eds_rule *rule)
+{
+	struct eds_run *r = &dv->r;
+	if (dv->skip && r->ep)
+		save_endpoint(dv);
+	for (size_t i = 0; i < rule->nactions; i++) {
+		int rc = eds_exec_action(r, &rule->actions[i]);
+		if (rc)
+			return rc;
+		if (r->dropped)
+			break;
+	}
+	return EDS_OK;
+}
+
+static int exec_rule(struct driver *dv, const struct eds_rule *rule)
+{
+	struct eds_run *r = &dv->r;
+	r->rule = rule;
+	r->cap_valid = false;
+	if (rule->pattern) {
+		bool m;
+		int rc = eds_eval_cond(r, rule->pattern, &m);
+		if (rc || !m)
+			return rc;
+	}
+	return exec_actions(dv, rule);
+}
+
+/* The index slot for the key's current value (NULL: no rule matches). */
+static int key_slot(struct driver *dv, const struct eds_unit *u, const struct eds_ix_slot **out)
+{
+	struct eds_run *r = &dv->r;
+	struct eds_val v;
+	*out = NULL;
+	r->rule = &r->p->rules[u->first];
+	int rc = eds_eval(r, u->key, &v);
+	if (rc)
+		return rc;
+	if (v.k == EDS_V_NULL)
+		return EDS_OK;
+	if (v.k != EDS_V_STR)
+		return eds_run_fail(r, r->rule->pattern->span, "cannot compare %s with a string", eds_vk_an(v.k));
+	*out = eds_index_find(u->index, v.s, v.len);
+	return EDS_OK;
+}
+
+static int exec_indexed(struct driver *dv, const struct eds_unit *u, const struct eds_ix_slot *sl, bool fixed)
+{
+	struct eds_run *r = &dv->r;
+	const struct eds_index *ix = u->index;
+	int rc;
+	if (!fixed && (rc = key_slot(dv, u, &sl)))
+		return rc;
+	size_t pos = 0;
+	while (sl && pos < sl->count) {
+		uint32_t k = ix->list[sl->start + pos];
+		const struct eds_rule *rule = &r->p->rules[u->first + k];
+		r->rule = rule;
+		r->cap_valid = false;
+		r->touched = false;
+		if ((rc = exec_actions(dv, rule)))
+			return rc;
+		if (r->dropped)
+			return EDS_OK;
+		pos++;
+		if (r->touched && u->key_level == u->scope) {
+			/* The rule may have changed the name itself: go on with the
+			 * first later rule that matches its value now. */
+			const struct eds_ix_slot *now;
+			if ((rc = key_slot(dv, u, &now)))
+				return rc;
+			if (now != sl) {
+				sl = now;
+				pos = 0;
+				while (sl && pos < sl->count && ix->list[sl->start + pos] <= k)
+					pos++;
+			}
+		}
+	}
+	return EDS_OK;
+}
+
+static int exec_target(struct driver *dv, const struct eds_unit *u, const struct eds_ix_slot *sl, bool fixed)
+{
+	if (u->indexed)
+		return exec_indexed(dv, u, sl, fixed);
+	return exec_rule(dv, &dv->r.p->rules[u->first]);
+}
+
+/* Put a failed endpoint back as it was; returns the restored pointer. */
+static ProtobufCMessage *restore_endpoint(struct driver *dv)
+{
+	struct eds_run *r = &dv->r;
+	struct saved *s = save_slot(r->req, &dv->saved, r->ep, false);
+	ProtobufCMessage *ep = r->ep;
+	if (s && s->data) {
+		ProtobufCMessage *m = protobuf_c_message_unpack(r->ep->descriptor, eds_arena_pbc(r->req), s->len, s->data);
+		if (m)
+			ep = m;
+	}
+	save_slot(r->req, &dv->skipped, ep, true);
+	return ep;
+}
+
+static void warn_skipped(struct driver *dv)
+{
+	struct eds_run *r = &dv->r;
+	if (!r->opts || !r->opts->findings)
+		return;
+	struct eds_diag *w = eds_diags_add(r->opts->findings);
+	*w = *r->d;
+	w->severity = EDS_SEV_WARNING;
+	size_t n = strlen(w->msg);
+	snprintf(w->msg + n, sizeof w->msg - n, " (endpoint left unchanged)");
+	r->opts->findings->nwarnings++;
+	eds_diag_clear(r->d);
+}
+
+static int exec_unit(struct driver *dv, const struct eds_unit *u)
+{
+	struct eds_run *r = &dv->r;
+	Cla *cla = (Cla *)r->cla;
+	int rc;
+	if (u->scope == EDS_LV_CLA) {
+		r->loc = r->ep = NULL;
+		return exec_target(dv, u, NULL, false);
+	}
+	for (size_t li = 0; li < cla->n_endpoints; li++) {
+		Locality *loc = cla->endpoints[li];
+		r->loc = &loc->base;
+		r->li = li;
+		r->ep = NULL;
+		if (u->scope == EDS_LV_LOC) {
+			if ((rc = exec_target(dv, u, NULL, false)))
+				return rc;
+			continue;
+		}
+		const struct eds_ix_slot *sl = NULL;
+		bool fixed = u->indexed && u->key_level < EDS_LV_EP;
+		if (fixed && (rc = key_slot(dv, u, &sl)))
+			return rc;
+		if (fixed && !sl)
+			continue; /* no rule of the unit matches this locality */
+		size_t n = loc->n_lb_endpoints, w = 0;
+		LbEndpoint **arr = loc->lb_endpoints;
+		for (size_t ei = 0; ei < n; ei++) {
+			r->ep = &arr[ei]->base;
+			r->ei = w;
+			r->dropped = false;
+			if (dv->skipped.used && save_slot(r->req, &dv->skipped, r->ep, false)) {
+				arr[w++] = arr[ei];
+				continue;
+			}
+			rc = exec_target(dv, u, sl, fixed);
+			if (rc) {
+				if (!(dv->skip && rc == EDS_E_RUNTIME)) {
+					/* keep the array consistent for whoever looks at it */
+					for (; ei < n; ei++)
+						arr[w++] = arr[ei];
+					loc->n_lb_endpoints = w;
+					return rc;
+				}
+				arr[w++] = (LbEndpoint *)restore_endpoint(dv);
+				warn_skipped(dv);
+				continue;
+			}
+			if (r->dropped) {
+				r->changed = true;
+				continue;
+			}
+			arr[w++] = arr[ei];
+		}
+		loc->n_lb_endpoints = w;
+	}
+	r->loc = r->ep = NULL;
+	return EDS_OK;
+}
+
+static int run(const struct eds_program *p, ProtobufCMessage *cla, struct eds_arena *req,
+	       const struct eds_run_opts *opts, bool *changed, struct eds_diag *d, bool use_index)
+{
+	struct driver dv;
+	memset(&dv, 0, sizeof dv);
+	struct eds_run *r = &dv.r;
+	r->p = p;
+	r->req = req;
+	r->opts = opts;
+	r->d = d;
+	r->cla = cla;
+	dv.skip = opts && opts->skip_errors && opts->mode == EDS_RUN_TRANSFORM;
+	if (changed)
+		*changed = false;
+	if (!p || !p->nrules)
+		return EDS_OK;
+	if (cla->descriptor != &envoy__config__endpoint__v3__cluster_load_assignment__descriptor) {
+		eds_diag_setf(d, EDS_E_INTERNAL, "rules run on a %s, not a ClusterLoadAssignment",
+			      cla->descriptor->name);
+		return EDS_E_INTERNAL;
+	}
+	if (p->nregex)
+		r->rcache = eds_arena_zalloc(req, p->nregex * sizeof *r->rcache);
+	int rc = EDS_OK;
+	if (use_index) {
+		for (size_t i = 0; i < p->nunits && !rc; i++)
+			rc = exec_unit(&dv, &p->units[i]);
+	} else {
+		for (size_t i = 0; i < p->nrules && !rc; i++) {
+			struct eds_unit u = { .scope = p->rules[i].scope, .first = i, .n = 1 };
+			rc = exec_unit(&dv, &u);
+		}
+	}
+	if (changed)
+		*changed = r->changed;
+	return rc;
+}
+
+int eds_rules_run(const struct eds_program *p, ProtobufCMessage *cla, struct eds_arena *req,
+		  const struct eds_run_opts *opts, bool *changed, struct eds_diag *d)
+{
+	return run(p, cla, req, opts, changed, d, true);
+}
+
+int eds_rules_run_unindexed(const struct eds_program *p, ProtobufCMessage *cla, struct eds_arena *req,
+			    const struct eds_run_opts *opts, bool *changed, struct eds_diag *d)
+{
+	return run(p, cla, req, opts, changed, d, false);
+}

@@ -1,0 +1,528 @@
+#!/usr/bin/python3
+"""Conformance helper for testdata/conformance.bats.
+
+Everything here runs against Envoy's REAL protos (fetched by
+scripts/fetch-envoy-protos) and python3-protobuf, the independent
+implementation edsmod is checked against.  Python classes for the closure of
+envoy/config/endpoint/v3/endpoint.proto are generated with protoc once per
+proto version and cached under .cache/py-envoy/<key>/.
+
+Subcommands (PROTOS is the fetch-envoy-protos cache directory):
+
+  gen PROTOS WORK
+      Write the generated fixtures: WORK/large.txtpb (a few hundred
+      endpoints) and WORK/unknown/ref.binpb (unknown fields at the top level,
+      in a nested LbEndpoint and in a Locality, plus upstream-only field
+      SocketAddress.network_namespace_filepath = 7, unknown to the npm protos)
+      and WORK/dupkeys/ref.binpb (repeated map keys, last one wins).
+
+  refs PROTOS DIR...
+      For each DIR holding ref.binpb (made by real protoc --encode): write
+      py-camel.json and py-proto.json (json_format.MessageToJson with
+      preserving_proto_field_name False/True), py.txtpb (text_format, expanded
+      Any form) and has-any (present when the message holds an Any).
+
+  same PROTOS LABEL REF KIND:GOT [LABEL REF KIND:GOT]...
+      Compare GOT with the binary REF as messages.  KIND is bin or json (GOT
+      parsed with json_format.Parse).  Messages are compared through a
+      canonical text form (maps sorted, Any expanded, unknown fields
+      printed), so a mismatch is shown as a unified diff.  Exit 1 if any pair
+      differs or fails to parse.
+
+  coverage PROTOS FIXTURE...
+      Parse the fixtures (.txtpb with text_format, .binpb as binary) and fail,
+      listing them, on any field of any message in the CLA closure, any
+      non-zero enum value, or any required edge case that no fixture uses.
+"""
+
+import difflib
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unicodedata
+
+CLA = "envoy.config.endpoint.v3.ClusterLoadAssignment"
+ROOT_PROTO = "envoy/config/endpoint/v3/endpoint.proto"
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def include_args(protos):
+    return ["-I" + os.path.join(protos, d) for d in ("envoy-api", "xds", "googleapis", "protoc-gen-validate")]
+
+
+def py_classes(protos):
+    """Generate (once) and import python classes for the CLA closure."""
+    marker = sorted(f for f in os.listdir(protos) if f.startswith(".ok-"))
+    protoc_version = subprocess.run(["protoc", "--version"], capture_output=True, text=True, check=True).stdout
+    key = hashlib.sha256(("|".join(marker) + "|" + protoc_version + "|" + os.path.realpath(protos)).encode()).hexdigest()[:16]
+    base = os.path.join(TOP, ".cache", "py-envoy")
+    out = os.path.join(base, key)
+    if not os.path.isfile(os.path.join(out, ".ok")):
+        os.makedirs(base, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=base, prefix=".tmp-")
+        try:
+            fds = os.path.join(tmp, "closure.pb")
+            subprocess.run(["protoc"] + include_args(protos) + ["--include_imports", "-o", fds, ROOT_PROTO], check=True)
+            from google.protobuf import descriptor_pb2
+            fset = descriptor_pb2.FileDescriptorSet()
+            with open(fds, "rb") as f:
+                fset.ParseFromString(f.read())
+            files = [f.name for f in fset.file if not f.name.startswith("google/protobuf/")]
+            subprocess.run(["protoc"] + include_args(protos) + ["--python_out=" + tmp] + files, check=True)
+            os.remove(fds)
+            open(os.path.join(tmp, ".ok"), "w").close()
+            try:
+                os.rename(tmp, out)
+            except OSError:  # another run won the race
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    sys.path.insert(0, out)
+    import importlib
+    importlib.import_module("envoy.config.endpoint.v3.endpoint_pb2")
+
+
+def message_class(full_name):
+    from google.protobuf import symbol_database
+    return symbol_database.Default().GetSymbol(full_name)
+
+
+def cla_class():
+    return message_class(CLA)
+
+
+def read(path, mode="rb"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def write(path, data):
+    with open(path, "wb" if isinstance(data, bytes) else "w", encoding=None if isinstance(data, bytes) else "utf-8") as f:
+        f.write(data)
+
+
+# ---------------------------------------------------------------- canonical form
+
+def canon(msg):
+    """Text that is equal for equal messages: fields in number order, map
+    entries sorted by key, Any expanded (recursively canonical), unknown
+    fields printed in wire order."""
+    from google.protobuf import text_format
+    return text_format.MessageToString(msg, print_unknown_fields=True, as_utf8=False)
+
+
+def parse_kind(kind, path):
+    from google.protobuf import json_format
+    m = cla_class()()
+    if kind == "bin":
+        m.ParseFromString(read(path))
+    elif kind == "json":
+        # json_format.Parse, except that the JSON number -0 becomes the
+        # double -0.0: python's json module reads it as the int 0 and loses
+        # the sign, where protobuf's C++ parser keeps it (and C++ prints a
+        # negative-zero Value as -0).
+        def number(s):
+            return -0.0 if s == "-0" else int(s)
+
+        def no_duplicates(pairs):
+            d = {}
+            for k, v in pairs:
+                if k in d:
+                    raise ValueError("duplicate key %r" % k)
+                d[k] = v
+            return d
+        js = json.loads(read(path, "r"), object_pairs_hook=no_duplicates, parse_int=number)
+        json_format.ParseDict(js, m)
+    else:
+        raise ValueError("unknown kind %r" % kind)
+    return m
+
+
+def cmd_same(args):
+    if len(args) % 3:
+        sys.exit("same: arguments come in threes: LABEL REF KIND:GOT")
+    bad = 0
+    for i in range(0, len(args), 3):
+        label, ref, got = args[i:i + 3]
+        kind, _, path = got.partition(":")
+        want = canon(parse_kind("bin", ref))
+        try:
+            have = canon(parse_kind(kind, path))
+        except Exception as e:  # noqa: BLE001 - any parse failure is a test failure
+            print("%s: %s does not parse as %s: %s" % (label, path, kind, e))
+            bad += 1
+            continue
+        if want != have:
+            bad += 1
+            print("%s: message differs from the reference (--- reference, +++ %s)" % (label, path))
+            sys.stdout.writelines(difflib.unified_diff(
+                want.splitlines(True), have.splitlines(True), "reference", path, n=2))
+    if bad:
+        print("%d of %d comparisons failed" % (bad, len(args) // 3))
+    return 1 if bad else 0
+
+
+# ---------------------------------------------------------------- references
+
+def has_any(msg):
+    from google.protobuf.descriptor import FieldDescriptor as FD
+    if msg.DESCRIPTOR.full_name == "google.protobuf.Any":
+        return True
+    for fd, val in msg.ListFields():
+        if fd.type != FD.TYPE_MESSAGE:
+            continue
+        if fd.message_type.GetOptions().map_entry:
+            vals = val.values() if fd.message_type.fields_by_name["value"].type == FD.TYPE_MESSAGE else []
+        elif fd.label == FD.LABEL_REPEATED:
+            vals = val
+        else:
+            vals = [val]
+        if any(has_any(v) for v in vals):
+            return True
+    return False
+
+
+def cmd_refs(dirs):
+    from google.protobuf import json_format, text_format
+    for d in dirs:
+        m = cla_class()()
+        m.ParseFromString(read(os.path.join(d, "ref.binpb")))
+        write(os.path.join(d, "py-camel.json"), json_format.MessageToJson(m, preserving_proto_field_name=False))
+        write(os.path.join(d, "py-proto.json"), json_format.MessageToJson(m, preserving_proto_field_name=True))
+        write(os.path.join(d, "py.txtpb"), text_format.MessageToString(m))
+        flag = os.path.join(d, "has-any")
+        if has_any(m):
+            open(flag, "w").close()
+        elif os.path.exists(flag):
+            os.remove(flag)
+    return 0
+
+
+# ---------------------------------------------------------------- generated fixtures
+
+def gen_large():
+    """A few hundred endpoints, deterministic, in text format."""
+    from google.protobuf import text_format
+    m = cla_class()()
+    m.cluster_name = "large/default/backend"
+    n = 0
+    for loc in range(12):
+        le = m.endpoints.add()
+        le.locality.region = "region-%d" % (loc % 3)
+        le.locality.zone = "zone-%d" % loc
+        le.locality.sub_zone = "rack-%02d" % loc
+        le.priority = loc % 4
+        le.load_balancing_weight.value = 10 + loc
+        for i in range(30):
+            n += 1
+            lb = le.lb_endpoints.add()
+            sa = lb.endpoint.address.socket_address
+            sa.address = "10.%d.%d.%d" % (loc, i // 200, i % 200 + 1)
+            sa.port_value = 8000 + (n % 1000)
+            lb.endpoint.hostname = "pod-%04d.ns.svc" % n
+            lb.health_status = n % 6
+            if n % 3:
+                lb.load_balancing_weight.value = n % 7 + 1
+            if n % 5 == 0:
+                fm = lb.metadata.filter_metadata["envoy.lb"]
+                fm.fields["canary"].bool_value = n % 10 == 0
+                fm.fields["version"].string_value = "v%d" % (n % 4)
+                fm.fields["shard"].number_value = n / 8.0
+    m.policy.overprovisioning_factor.value = 140
+    assert n >= 300
+    return text_format.MessageToString(m)
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def tag(field, wire):
+    return varint(field << 3 | wire)
+
+
+def ld(field, payload):
+    return tag(field, 2) + varint(len(payload)) + payload
+
+
+def gen_unknown():
+    """Unknown fields, appended as raw wire bytes, at three levels."""
+    import struct
+    Cla = cla_class()
+    LbEndpoint = message_class("envoy.config.endpoint.v3.LbEndpoint")
+    Locality = message_class("envoy.config.core.v3.Locality")
+    SocketAddress = message_class("envoy.config.core.v3.SocketAddress")
+
+    sa = SocketAddress()
+    sa.address = "10.9.9.9"
+    sa.port_value = 443
+    # Upstream-only SocketAddress.network_namespace_filepath (7).
+    sa_bytes = sa.SerializeToString() + ld(7, "/var/run/netns/blue".encode())
+
+    lb = LbEndpoint()
+    lb.health_status = 1
+    lb.load_balancing_weight.value = 5
+    lb_bytes = lb.SerializeToString()
+    # endpoint { address { socket_address { <sa_bytes> } } } plus unknowns.
+    lb_bytes = ld(1, ld(1, ld(1, sa_bytes))) + lb_bytes
+    lb_bytes += tag(6, 0) + varint(150)                       # next free field of LbEndpoint
+    lb_bytes += tag(2047, 5) + struct.pack("<I", 0xDEADBEEF)  # fixed32
+    lb_bytes += ld(77, ld(1, b"nested") + tag(2, 0) + varint(1))  # looks like a message
+    parsed = LbEndpoint()
+    parsed.ParseFromString(lb_bytes)
+    assert len(parsed.UnknownFields()) == 3, "LbEndpoint unknown fields were not kept"
+
+    loc = Locality(region="r", zone="z")
+    loc_bytes = loc.SerializeToString() + tag(4, 0) + varint(0) + ld(5, b"")
+
+    m = Cla()
+    m.cluster_name = "unknown-fields"
+    raw = m.SerializeToString()
+    le = ld(1, loc_bytes) + ld(2, lb_bytes) + tag(5, 0) + varint(2)
+    raw += ld(2, le)
+    raw += tag(3, 0) + varint(7)                             # field 3: unused, not reserved
+    raw += tag(99, 0) + varint(2**64 - 1)                    # varint, max
+    raw += tag(100, 1) + struct.pack("<d", -0.0)             # fixed64
+    raw += ld(101, bytes(range(256)))                        # not valid UTF-8
+    raw += ld(536870911, "último 🚀".encode())               # highest field number
+    raw += tag(102, 5) + struct.pack("<i", -1)               # fixed32
+    check = Cla()
+    check.ParseFromString(raw)
+    top = len(check.UnknownFields())
+    assert top == 6, "top-level unknown fields: %d" % top
+    assert len(check.endpoints[0].lb_endpoints[0].UnknownFields()) == 3
+    assert len(check.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.UnknownFields()) == 1
+    assert len(check.endpoints[0].locality.UnknownFields()) == 2
+    return raw
+
+
+def gen_dupkeys():
+    """The same map key twice, in three maps: legal on the wire, where the
+    last entry wins (protoc --decode still prints both)."""
+    def entry(key, value):
+        return ld(1, key.encode()) + ld(2, value)
+
+    def struct_value(s):
+        return ld(3, s.encode())  # Value.string_value
+
+    fields = ld(1, entry("k", struct_value("first"))) + ld(1, entry("k", struct_value("second")))
+    metadata = ld(1, entry("envoy.lb", fields)) + ld(1, entry("envoy.lb", fields))
+    raw = ld(1, b"dupkeys")
+    raw += ld(2, ld(2, ld(3, metadata)))  # endpoints[0].lb_endpoints[0].metadata
+    raw += ld(5, entry("n", ld(3, b"first"))) + ld(5, entry("n", ld(3, b"second")))
+    m = cla_class()()
+    m.ParseFromString(raw)
+    assert len(m.named_endpoints) == 1 and m.named_endpoints["n"].hostname == "second"
+    return raw
+
+
+def cmd_gen(work):
+    write(os.path.join(work, "large.txtpb"), gen_large())
+    os.makedirs(os.path.join(work, "dupkeys"), exist_ok=True)
+    write(os.path.join(work, "dupkeys", "ref.binpb"), gen_dupkeys())
+    os.makedirs(os.path.join(work, "unknown"), exist_ok=True)
+    write(os.path.join(work, "unknown", "ref.binpb"), gen_unknown())
+    return 0
+
+
+# ---------------------------------------------------------------- coverage
+
+def closure(root):
+    """Every message and enum type reachable from root (map entries and WKTs
+    included), by full name."""
+    msgs, enums, todo = {}, {}, [root]
+    while todo:
+        d = todo.pop()
+        if d.full_name in msgs:
+            continue
+        msgs[d.full_name] = d
+        for fd in d.fields:
+            if fd.message_type is not None:
+                todo.append(fd.message_type)
+            if fd.enum_type is not None:
+                enums[fd.enum_type.full_name] = fd.enum_type
+    return msgs, enums
+
+
+class Uses:
+    def __init__(self):
+        self.fields = set()      # (message full name, field name)
+        self.enums = set()       # (enum full name, number)
+        self.facts = set()       # edge-case names, see EDGES
+
+
+def char_facts(s, facts, where):
+    for ch in s:
+        o = ord(ch)
+        cat = unicodedata.category(ch)
+        bidi = unicodedata.bidirectional(ch)
+        if 0x4E00 <= o <= 0x9FFF:
+            facts.add(where + " CJK")
+        if o > 0xFFFF:
+            facts.add(where + " astral (emoji)")
+        if cat in ("Mn", "Me"):
+            facts.add(where + " combining mark")
+        if bidi in ("R", "AL"):
+            facts.add(where + " RTL")
+        if where == "string":
+            if ch == '"':
+                facts.add("string double quote")
+            if ch == "'":
+                facts.add("string single quote")
+            if ch == "\\":
+                facts.add("string backslash")
+            if o < 0x20 or o == 0x7F:
+                facts.add("string control char")
+
+
+def walk(msg, uses, name_hint=""):
+    from google.protobuf.descriptor import FieldDescriptor as FD
+    d = msg.DESCRIPTOR
+    if d.full_name == "google.protobuf.Any" and msg.type_url:
+        cls = message_class(msg.TypeName())
+        inner = cls()
+        inner.ParseFromString(msg.value)
+        uses.facts.add("Any of " + msg.TypeName())
+        walk(inner, uses)
+    if d.full_name == "google.protobuf.Duration":
+        if msg.nanos:
+            uses.facts.add("Duration with nanos")
+        if msg.seconds < 0 or msg.nanos < 0:
+            uses.facts.add("negative Duration")
+    if d.full_name == "google.protobuf.ListValue":
+        if any(v.WhichOneof("kind") == "list_value" for v in msg.values):
+            uses.facts.add("ListValue nested in ListValue")
+    if d.full_name == "google.protobuf.Struct":
+        if any(v.WhichOneof("kind") == "struct_value" for v in msg.fields.values()):
+            uses.facts.add("Struct nested in Struct")
+    if d.full_name == "google.protobuf.Value" and msg.WhichOneof("kind") == "number_value":
+        v = msg.number_value
+        if v == 0 and math.copysign(1, v) < 0:
+            uses.facts.add("Value -0")
+    for fd, val in msg.ListFields():
+        uses.fields.add((d.full_name, fd.name))
+        if fd.containing_oneof is not None and fd.type != FD.TYPE_MESSAGE:
+            if val in (0, "", b"", False):
+                uses.facts.add("zero value in oneof")
+        if fd.type == FD.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+            entry = fd.message_type
+            uses.fields.add((entry.full_name, "key"))
+            uses.fields.add((entry.full_name, "value"))
+            vfd = entry.fields_by_name["value"]
+            for k in val:
+                char_facts(k, uses.facts, "map key")
+                if vfd.type == FD.TYPE_MESSAGE:
+                    walk(val[k], uses)
+            continue
+        vals = list(val) if fd.label == FD.LABEL_REPEATED else [val]
+        for v in vals:
+            if fd.type == FD.TYPE_MESSAGE:
+                if v.ByteSize() == 0 and fd.label != FD.LABEL_REPEATED:
+                    uses.facts.add("empty present message")
+                walk(v, uses)
+            elif fd.type == FD.TYPE_ENUM:
+                if v in fd.enum_type.values_by_number:
+                    uses.enums.add((fd.enum_type.full_name, v))
+                else:
+                    uses.facts.add("unknown enum number")
+                    uses.enums.add((fd.enum_type.full_name, v))
+            elif fd.type == FD.TYPE_STRING:
+                char_facts(v, uses.facts, "string")
+            elif fd.type == FD.TYPE_BYTES:
+                if len(set(v)) == 256:
+                    uses.facts.add("bytes with all 256 values")
+            elif fd.type == FD.TYPE_INT64 and v == -2**63:
+                uses.facts.add("int64 min")
+            elif fd.type == FD.TYPE_INT64 and v == 2**63 - 1:
+                uses.facts.add("int64 max")
+            elif fd.type == FD.TYPE_UINT64 and v == 2**64 - 1:
+                uses.facts.add("uint64 max")
+            elif fd.type == FD.TYPE_UINT32 and v == 2**32 - 1:
+                uses.facts.add("uint32 max")
+            elif fd.type == FD.TYPE_INT32 and v < 0:
+                uses.facts.add("negative int32")
+
+
+EDGES = [
+    "Any of envoy.config.core.v3.Address", "Any of google.protobuf.Struct",
+    "Duration with nanos", "negative Duration",
+    "ListValue nested in ListValue", "Struct nested in Struct", "Value -0",
+    "zero value in oneof", "empty present message", "unknown enum number",
+    "bytes with all 256 values", "int64 min", "int64 max", "uint64 max", "uint32 max",
+    "string CJK", "string astral (emoji)", "string combining mark", "string RTL",
+    "map key CJK", "map key astral (emoji)", "map key combining mark", "map key RTL",
+    "string double quote", "string single quote", "string backslash", "string control char",
+]
+
+
+def cmd_coverage(fixtures):
+    from google.protobuf import text_format
+    Cla = cla_class()
+    msgs, enums = closure(Cla.DESCRIPTOR)
+    uses = Uses()
+    for f in fixtures:
+        m = Cla()
+        if f.endswith(".binpb"):
+            m.ParseFromString(read(f))
+        else:
+            text_format.Parse(read(f, "r"), m)
+        walk(m, uses)
+    missing = []
+    nfields = 0
+    for name in sorted(msgs):
+        for fd in msgs[name].fields:
+            nfields += 1
+            if (name, fd.name) not in uses.fields:
+                missing.append("field %s.%s (%d)" % (name, fd.name, fd.number))
+    nvalues = 0
+    for name in sorted(enums):
+        for v in enums[name].values:
+            if v.number == 0:
+                continue  # a proto3 zero is absent on the wire unless in a oneof
+            nvalues += 1
+            if (name, v.number) not in uses.enums:
+                missing.append("enum value %s.%s (%d)" % (name, v.name, v.number))
+    for e in EDGES:
+        if e not in uses.facts:
+            missing.append("edge case: " + e)
+    print("closure: %d messages, %d fields, %d enums (%d non-zero values); %d fixtures; "
+          "%d fields used, %d edge cases required"
+          % (len(msgs), nfields, len(enums), nvalues, len(fixtures),
+             len([u for u in uses.fields if u[0] in msgs]), len(EDGES)))
+    for line in missing:
+        print("not covered: " + line)
+    return 1 if missing else 0
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    cmd, protos, rest = argv[1], argv[2], argv[3:]
+    py_classes(protos)
+    if cmd == "gen" and len(rest) == 1:
+        return cmd_gen(rest[0])
+    if cmd == "refs":
+        return cmd_refs(rest)
+    if cmd == "same":
+        return cmd_same(rest)
+    if cmd == "coverage":
+        return cmd_coverage(rest)
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

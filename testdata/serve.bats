@@ -1,0 +1,366 @@
+#!/usr/bin/env bats
+# edsmod serve end to end: the real server binary on 127.0.0.1 / ::1 / unix
+# sockets, called by a real gRPC client (python3-grpcio, generic unary calls
+# with bytes), replies decoded independently with python3-protobuf classes
+# generated here from Envoy's real protos (testdata/serve/eg.py).
+# Certificates are made by openssl into a temporary directory per run.
+# EDSMOD_VALGRIND=1 runs every server under valgrind (leaks and errors fatal,
+# checked when the server exits).
+
+bats_require_minimum_version 1.5.0
+load helper
+
+SERVE="$EDSMOD_BUILD/edsmod-serve"
+M=/envoygateway.extension.EnvoyGatewayExtension
+RULES="$TOP/testdata/examples/aigateway.edsmod"
+
+eg() {
+	EG_PY="$BATS_FILE_TMPDIR/py" /usr/bin/python3 "$TOP/testdata/serve/eg.py" "$@"
+}
+
+setup_file() {
+	local w=$BATS_FILE_TMPDIR c
+	c=$(envoy_protos)
+	# The npm copy of validate.proto predates StringRules.ignore_empty, which
+	# Envoy's core/v3/protocol.proto (reached from Cluster) uses.  It is an
+	# annotation with no wire effect: add it in an overlay, never in the cache.
+	mkdir -p "$w/overlay/validate" "$w/py"
+	sed '0,/^message StringRules {/s//message StringRules {\n    optional bool ignore_empty = 26;/' \
+		"$c/protoc-gen-validate/validate/validate.proto" >"$w/overlay/validate/validate.proto"
+	local inc=(-I"$w/overlay" -I"$c/envoy-api" -I"$c/xds" -I"$c/googleapis" -I"$c/protoc-gen-validate")
+	protoc "${inc[@]}" --include_imports -o "$w/set.pb" envoy/config/cluster/v3/cluster.proto \
+		envoy/config/listener/v3/listener.proto envoy/config/route/v3/route.proto \
+		envoy/extensions/transport_sockets/tls/v3/secret.proto
+	/usr/bin/python3 -c '
+import sys
+from google.protobuf import descriptor_pb2
+s = descriptor_pb2.FileDescriptorSet()
+s.ParseFromString(open(sys.argv[1], "rb").read())
+print("\n".join(f.name for f in s.file if not f.name.startswith("google/protobuf/")))' \
+		"$w/set.pb" >"$w/files"
+	# shellcheck disable=SC2046
+	protoc "${inc[@]}" --python_out="$w/py" $(cat "$w/files")
+
+	# Certificates: a CA, a server certificate for localhost/127.0.0.1/::1,
+	# a client certificate from the same CA and one from another CA.
+	mkdir -p "$w/pki"
+	(
+		cd "$w/pki"
+		local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+		openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.crt -days 2 -subj /CN=edsmod-test-ca
+		openssl req -x509 "${ec[@]}" -keyout other-ca.key -out other-ca.crt -days 2 -subj /CN=other-ca
+		openssl req "${ec[@]}" -keyout server.key -out server.csr -subj /CN=localhost
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n' >san.ext
+		openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+			-days 2 -extfile san.ext
+		openssl req "${ec[@]}" -keyout client.key -out client.csr -subj /CN=envoy-gateway
+		openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2
+		openssl req "${ec[@]}" -keyout rogue.key -out rogue.csr -subj /CN=rogue
+		openssl x509 -req -in rogue.csr -CA other-ca.crt -CAkey other-ca.key -CAcreateserial \
+			-out rogue.crt -days 2
+	) 2>/dev/null
+
+	# Fixtures: Envoy Gateway's two-backend CLA (text fixture -> binary by
+	# edsmod itself), one nothing matches, clusters inlining them.
+	"$EDSMOD" --to binary "$TOP/testdata/examples/eg-cla.txtpb" >"$w/cla.bin"
+	eg plain-cla "$w/plain.bin"
+	eg endpoints-req "$w/cla.bin" "$w/ep.req"
+	eg endpoints-req "$w/plain.bin" "$w/plain.req"
+	eg cluster "$w/cla.bin" "$w/cluster.bin"
+	eg cluster "$w/plain.bin" "$w/plain-cluster.bin"
+	eg cluster-req "$w/cluster.bin" "$w/cluster.req"
+	eg cluster-req "$w/plain-cluster.bin" "$w/plain-cluster.req"
+	eg translate-req "$w/translate.req" "$w/cluster.bin" "$w/plain-cluster.bin"
+	eg health-req "$w/health.req"
+}
+
+# start_server ARGS...: runs edsmod-serve, waits (bounded) until it serves;
+# sets SERVER_PID, PORT (the first 127.0.0.1 listener) and LOG.
+start_server() {
+	LOG="$BATS_TEST_TMPDIR/server.log"
+	if [ "${EDSMOD_VALGRIND:-0}" = 1 ]; then
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			"$SERVE" "$@" 2>"$LOG" &
+	else
+		"$SERVE" "$@" 2>"$LOG" &
+	fi
+	SERVER_PID=$!
+	local i
+	for i in $(seq 200); do
+		grep -q ': info: serving ' "$LOG" && break
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			cat "$LOG"
+			return 1
+		fi
+		sleep 0.05
+	done
+	grep -q ': info: serving ' "$LOG" || { cat "$LOG"; return 1; }
+	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$LOG" | head -1)
+}
+
+# wait_log PATTERN: bounded wait for a server log line.
+wait_log() {
+	local i
+	for i in $(seq 100); do
+		grep -q -- "$1" "$LOG" && return 0
+		sleep 0.05
+	done
+	echo "no \"$1\" in the server log:"
+	cat "$LOG"
+	return 1
+}
+
+teardown() {
+	if [ -n "${SERVER_PID:-}" ]; then
+		kill -9 "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+}
+
+# call TARGET METHOD REQ: $output is "OK n bytes" or "CODE: details"; the
+# reply is in $BATS_TEST_TMPDIR/reply.
+call() {
+	run eg call "$@" "$BATS_TEST_TMPDIR/reply"
+	R="$BATS_TEST_TMPDIR/reply"
+}
+
+@test "PostEndpointsModify over TCP: the rules' changes come back, checked with Envoy's protos" {
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [0-9]+ bytes$'
+	# PostEndpointsModifyResponse: field 1 only, the whole modified CLA.
+	run eg payloads "$R" 1 "$BATS_TEST_TMPDIR/cla"
+	assert_output 1
+	run eg stamped "$BATS_FILE_TMPDIR/cla.bin" "$BATS_TEST_TMPDIR/cla.0"
+	assert_success
+	assert_output "stamped 3 endpoints"
+	run eg text cla "$BATS_TEST_TMPDIR/cla.0"
+	assert_output --partial 'string_value: "default/openai/route/chat/rule/0/ref/0"'
+	assert_output --partial 'string_value: "api.anthropic.example"'
+	run grep -c 'PostEndpointsModify cluster="httproute/default/chat/rule/0" endpoints=3->3 changed=1 status=OK' "$LOG"
+	assert_output 1
+}
+
+@test "PostEndpointsModify over a unix socket: an unchanged CLA gets an empty reply" {
+	start_server --listen "unix:$BATS_TEST_TMPDIR/s.sock" -f "$RULES"
+	call "unix:$BATS_TEST_TMPDIR/s.sock" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/plain.req"
+	assert_output "OK 0 bytes"
+	call "unix:$BATS_TEST_TMPDIR/s.sock" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9][0-9]* bytes$'
+}
+
+@test "PostClusterModify: only load_assignment's bytes change, in place" {
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$BATS_FILE_TMPDIR/cluster.req"
+	assert_output --regexp '^OK'
+	run eg payloads "$R" 1 "$BATS_TEST_TMPDIR/cluster"
+	assert_output 1
+	run eg same-except-33 "$BATS_FILE_TMPDIR/cluster.bin" "$BATS_TEST_TMPDIR/cluster.0"
+	assert_output same
+	run cmp -s "$BATS_FILE_TMPDIR/cluster.bin" "$BATS_TEST_TMPDIR/cluster.0"
+	assert_failure
+	eg cla-of-cluster "$BATS_TEST_TMPDIR/cluster.0" "$BATS_TEST_TMPDIR/cla"
+	run eg stamped "$BATS_FILE_TMPDIR/cla.bin" "$BATS_TEST_TMPDIR/cla"
+	assert_output "stamped 3 endpoints"
+	# The unknown field 999 of a newer Envoy is still there, after 33.
+	run eg fields "$BATS_TEST_TMPDIR/cluster.0"
+	assert_line --index 0 --regexp '^1 2 '
+	assert_line --partial '999 2 15'
+}
+
+@test "PostClusterModify: a cluster the rules do not change comes back byte for byte" {
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$BATS_FILE_TMPDIR/plain-cluster.req"
+	assert_output --regexp '^OK'
+	run eg payloads "$R" 1 "$BATS_TEST_TMPDIR/cluster"
+	assert_output 1
+	cmp "$BATS_FILE_TMPDIR/plain-cluster.bin" "$BATS_TEST_TMPDIR/cluster.0"
+}
+
+@test "PostClusterModify: a STRICT_DNS cluster's host names pass validation (EDS would refuse them)" {
+	eg dnsify "$BATS_FILE_TMPDIR/cla.bin" "$BATS_TEST_TMPDIR/dns.bin"
+	eg cluster "$BATS_TEST_TMPDIR/dns.bin" "$BATS_TEST_TMPDIR/dns-cluster.bin"
+	eg cluster-req "$BATS_TEST_TMPDIR/dns-cluster.bin" "$BATS_TEST_TMPDIR/dns-cluster.req"
+	eg endpoints-req "$BATS_TEST_TMPDIR/dns.bin" "$BATS_TEST_TMPDIR/dns.req"
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$BATS_TEST_TMPDIR/dns-cluster.req"
+	assert_output --regexp '^OK [1-9]'
+	eg payloads "$R" 1 "$BATS_TEST_TMPDIR/cluster"
+	eg cla-of-cluster "$BATS_TEST_TMPDIR/cluster.0" "$BATS_TEST_TMPDIR/cla"
+	run eg stamped "$BATS_TEST_TMPDIR/dns.bin" "$BATS_TEST_TMPDIR/cla"
+	assert_output "stamped 3 endpoints"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_TEST_TMPDIR/dns.req"
+	assert_output --regexp '^FAILED_PRECONDITION: .*\[ip-literal\] \(and 2 more errors\)$'
+}
+
+@test "PostTranslateModify: clusters spliced, secrets/listeners/routes echoed byte for byte" {
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	call "127.0.0.1:$PORT" "$M/PostTranslateModify" "$BATS_FILE_TMPDIR/translate.req"
+	assert_output --regexp '^OK'
+	run eg translate-check "$BATS_FILE_TMPDIR/translate.req" "$R"
+	assert_success
+	assert_output "ok: 2 clusters, 1 changed"
+	run eg payloads "$R" 1 "$BATS_TEST_TMPDIR/cluster"
+	assert_output 2
+	eg cla-of-cluster "$BATS_TEST_TMPDIR/cluster.0" "$BATS_TEST_TMPDIR/cla"
+	run eg stamped "$BATS_FILE_TMPDIR/cla.bin" "$BATS_TEST_TMPDIR/cla"
+	assert_output "stamped 3 endpoints"
+	cmp "$BATS_FILE_TMPDIR/plain-cluster.bin" "$BATS_TEST_TMPDIR/cluster.1"
+}
+
+@test "Health/Check answers SERVING; unknown services NOT_FOUND; unknown methods UNIMPLEMENTED" {
+	start_server --listen 127.0.0.1:0 --listen "[::1]:0" -f "$RULES"
+	call "127.0.0.1:$PORT" /grpc.health.v1.Health/Check "$BATS_FILE_TMPDIR/health.req"
+	assert_output "OK 2 bytes"
+	# HealthCheckResponse{status: SERVING}
+	run od -An -tx1 "$R"
+	assert_output ' 08 01'
+	local p6
+	p6=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\) .*/\1/p' "$LOG")
+	eg health-req "$BATS_TEST_TMPDIR/h.req" envoygateway.extension.EnvoyGatewayExtension
+	call "[::1]:$p6" /grpc.health.v1.Health/Check "$BATS_TEST_TMPDIR/h.req"
+	assert_output "OK 2 bytes"
+	eg health-req "$BATS_TEST_TMPDIR/h.req" no.such.Service
+	call "127.0.0.1:$PORT" /grpc.health.v1.Health/Check "$BATS_TEST_TMPDIR/h.req"
+	assert_output 'NOT_FOUND: unknown service "no.such.Service"'
+	call "127.0.0.1:$PORT" "$M/PostRouteModify" "$BATS_FILE_TMPDIR/health.req"
+	assert_output --regexp '^UNIMPLEMENTED: method ".*/PostRouteModify" is not implemented'
+	call "127.0.0.1:$PORT" /no.such.Service/Method "$BATS_FILE_TMPDIR/health.req"
+	assert_output --regexp '^UNIMPLEMENTED'
+}
+
+@test "garbage and truncated requests get INVALID_ARGUMENT and the server keeps serving" {
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	printf '\377\377\377\377\377\377\377\377\377\377\377' >"$BATS_TEST_TMPDIR/junk"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_TEST_TMPDIR/junk"
+	assert_output --regexp '^INVALID_ARGUMENT: invalid PostEndpointsModifyRequest: .* at byte 0'
+	head -c 200 "$BATS_FILE_TMPDIR/ep.req" >"$BATS_TEST_TMPDIR/cut"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_TEST_TMPDIR/cut"
+	assert_output --regexp '^INVALID_ARGUMENT: invalid PostEndpointsModifyRequest: .*truncated.* at byte [0-9]+ \(load_assignment'
+	head -c 300 "$BATS_FILE_TMPDIR/cluster.req" >"$BATS_TEST_TMPDIR/cut"
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$BATS_TEST_TMPDIR/cut"
+	assert_output --regexp '^INVALID_ARGUMENT: invalid PostClusterModifyRequest: .* at byte [0-9]+'
+	call "127.0.0.1:$PORT" "$M/PostTranslateModify" "$BATS_TEST_TMPDIR/junk"
+	assert_output --regexp '^INVALID_ARGUMENT'
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	kill -0 "$SERVER_PID"
+}
+
+@test "rules that fail, rename the cluster or leave an invalid CLA give FAILED_PRECONDITION" {
+	local r=$BATS_TEST_TMPDIR/r.edsmod
+	printf 'region =~ "backend/1$" { set address = "api.example.com" }\n' >"$r"
+	start_server --listen 127.0.0.1:0 -f "$r"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output "FAILED_PRECONDITION: cluster \"httproute/default/chat/rule/0\": the rules ($r) made the ClusterLoadAssignment invalid: endpoints[1].lb_endpoints[0].endpoint.address.socket_address.address: address \"api.example.com\" is not an IP address (set resolver_name, or use a STRICT_DNS or LOGICAL_DNS cluster for host names) [ip-literal]"
+	run grep -c 'warning: PostEndpointsModify cluster="httproute/default/chat/rule/0" endpoints=3 status=FAILED_PRECONDITION' "$LOG"
+	assert_output 1
+	# In a STRICT_DNS cluster's inline CLA host names are what Envoy expects.
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$BATS_FILE_TMPDIR/cluster.req"
+	assert_output --regexp '^OK [1-9]'
+	teardown
+	start_server --listen 127.0.0.1:0 -e 'set cla.cluster_name = "other"'
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output 'FAILED_PRECONDITION: cluster "httproute/default/chat/rule/0": the rules (-e #1) renamed it to "other"; cluster_name may not be changed'
+	teardown
+	start_server --listen 127.0.0.1:0 -e 'assert port == 1'
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^FAILED_PRECONDITION: cluster "httproute/default/chat/rule/0": .*-e #1:1:1.*10\.0\.1\.11:8080.*assertion failed'
+}
+
+@test "TLS: a client trusting the CA is served, a plaintext client is not" {
+	local p=$BATS_FILE_TMPDIR/pki
+	start_server --listen 127.0.0.1:0 --tls-cert "$p/server.crt" --tls-key "$p/server.key" -f "$RULES"
+	run grep listening "$LOG"
+	assert_output --partial "(TLS)"
+	call --ca "$p/ca.crt" "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	call --timeout 3 "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^UNAVAILABLE'
+}
+
+@test "mTLS: --client-ca requires a client certificate from that CA" {
+	local p=$BATS_FILE_TMPDIR/pki
+	start_server --listen 127.0.0.1:0 --tls-cert "$p/server.crt" --tls-key "$p/server.key" \
+		--client-ca "$p/ca.crt" -f "$RULES"
+	call --ca "$p/ca.crt" --cert "$p/client.crt" --key "$p/client.key" "127.0.0.1:$PORT" \
+		"$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	call --timeout 3 --ca "$p/ca.crt" "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^UNAVAILABLE'
+	call --timeout 3 --ca "$p/ca.crt" --cert "$p/rogue.crt" --key "$p/rogue.key" "127.0.0.1:$PORT" \
+		"$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^UNAVAILABLE'
+}
+
+@test "SIGHUP reloads -f files; a broken file keeps the previous rules" {
+	local r=$BATS_TEST_TMPDIR/r.edsmod
+	printf '# nothing yet\n' >"$r"
+	start_server --listen 127.0.0.1:0 -f "$r"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output "OK 0 bytes"
+	cp "$RULES" "$r"
+	kill -HUP "$SERVER_PID"
+	wait_log 'SIGHUP: reloaded 2 rules'
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	printf 'region == { set\n' >"$r"
+	kill -HUP "$SERVER_PID"
+	wait_log 'keeping the previous rules'
+	run grep -c "error: .* at $r:[0-9]*:[0-9]*:" "$LOG"
+	assert_output 1
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	eg payloads "$R" 1 "$BATS_TEST_TMPDIR/cla"
+	run eg stamped "$BATS_FILE_TMPDIR/cla.bin" "$BATS_TEST_TMPDIR/cla.0"
+	assert_output "stamped 3 endpoints"
+}
+
+@test "SIGTERM drains the call in flight, then exits 0" {
+	EDSMOD_SERVE_TEST_DELAY_MS=1500 start_server --listen 127.0.0.1:0 -f "$RULES"
+	eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req" \
+		"$BATS_TEST_TMPDIR/reply" >"$BATS_TEST_TMPDIR/client.out" &
+	local client=$!
+	wait_log 'holding the call'
+	kill -TERM "$SERVER_PID"
+	wait_log 'draining in-flight calls'
+	# No new calls while draining.
+	call --timeout 1 "127.0.0.1:$PORT" /grpc.health.v1.Health/Check "$BATS_FILE_TMPDIR/health.req"
+	assert_output --regexp '^(UNAVAILABLE|DEADLINE_EXCEEDED)'
+	wait "$client"
+	run cat "$BATS_TEST_TMPDIR/client.out"
+	assert_output --regexp '^OK [1-9]'
+	local rc=0
+	wait "$SERVER_PID" || rc=$?
+	SERVER_PID=
+	[ "$rc" = 0 ]
+	run tail -1 "$LOG"
+	assert_output --partial 'info: stopped'
+}
+
+@test "start-up fails clearly: bad address, address in use, unreadable certificate, bad rules" {
+	run -2 "$SERVE" --listen 127.0.0.1:70000
+	assert_output --partial 'bad --listen address "127.0.0.1:70000"'
+	run -2 "$SERVE" --listen ::1:5005
+	run -3 "$SERVE" --listen 127.0.0.1:0 -e 'region == {'
+	assert_output --partial 'edsmod serve: error:'
+	run -5 "$SERVE" --listen 127.0.0.1:0 -f "$BATS_TEST_TMPDIR/missing.edsmod"
+	assert_output --partial 'cannot open'
+	run -5 "$SERVE" --listen 127.0.0.1:0 --tls-cert "$BATS_TEST_TMPDIR/none.crt" --tls-key "$BATS_TEST_TMPDIR/none.key"
+	assert_output --partial 'cannot open'
+	run -2 "$SERVE" --tls-cert "$BATS_FILE_TMPDIR/pki/server.crt"
+	assert_output --partial '--tls-cert and --tls-key go together'
+	start_server --listen 127.0.0.1:0
+	run -5 "$SERVE" --listen "127.0.0.1:$PORT"
+	assert_output --partial "cannot listen on \"127.0.0.1:$PORT\""
+	touch "$BATS_TEST_TMPDIR/file"
+	run -5 "$SERVE" --listen "unix:$BATS_TEST_TMPDIR/file"
+	[ -f "$BATS_TEST_TMPDIR/file" ]
+}
+
+@test "edsmod serve runs edsmod-serve; --help" {
+	run -0 "$EDSMOD" serve --help
+	assert_line --index 0 --partial 'usage: edsmod serve'
+	run -0 "$SERVE" -h
+	assert_output --partial '--max-message-size'
+}
