@@ -173,6 +173,7 @@ static struct gen *gen_cur;
 
 static void gen_free(struct gen *g)
 {
+	eds_rules_release(g->prog);
 	eds_arena_free(g->arena);
 	eds_cli_rules_release(&g->rules);
 	free(g);

@@ -63,6 +63,7 @@ struct serve_grpc {
 	struct worker *workers;
 	unsigned nworkers;
 	atomic_bool stopping;
+	bool started;
 };
 
 static const struct serve_grpc_config *log_cfg;
@@ -319,14 +320,20 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 						 "certificate and key do not load or match)"
 					       : " (bad address or address in use)");
 			grpc_server_credentials_release(creds);
-			/* The process exits next; a server with listeners cannot be
-			 * destroyed before it was started and shut down. */
+			/* gRPC core destroys a server with listeners only after a
+			 * shutdown, and shuts down only a started one. */
+			if (i > 0) {
+				grpc_server_start(s->server);
+				s->started = true;
+			}
+			serve_grpc_stop(s, 0);
 			return NULL;
 		}
 		ls[i].port = strncmp(ls[i].addr, "unix:", 5) == 0 ? 0 : port;
 	}
 	grpc_server_credentials_release(creds);
 	grpc_server_start(s->server);
+	s->started = true;
 
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
@@ -345,15 +352,18 @@ void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 {
 	int tag;
 	atomic_store(&s->stopping, true);
-	grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
-	gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-					  gpr_time_from_millis(grace_ms, GPR_TIMESPAN));
-	grpc_event ev = grpc_completion_queue_next(s->shutdown_cq, until, NULL);
-	if (ev.type == GRPC_QUEUE_TIMEOUT) {
-		if (log_cfg && log_cfg->log)
-			log_cfg->log(SERVE_LOG_WARN, "calls still running after the grace period: cancelling them");
-		grpc_server_cancel_all_calls(s->server);
-		grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	if (s->started) {
+		grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
+		gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+						  gpr_time_from_millis(grace_ms, GPR_TIMESPAN));
+		grpc_event ev = grpc_completion_queue_next(s->shutdown_cq, until, NULL);
+		if (ev.type == GRPC_QUEUE_TIMEOUT) {
+			if (log_cfg && log_cfg->log)
+				log_cfg->log(SERVE_LOG_WARN,
+					     "calls still running after the grace period: cancelling them");
+			grpc_server_cancel_all_calls(s->server);
+			grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		}
 	}
 	for (unsigned i = 0; i < s->nworkers; i++)
 		grpc_completion_queue_shutdown(s->workers[i].cq);

@@ -26,6 +26,8 @@ int eds_buf_reserve(struct eds_buf *b, size_t n)
 	size_t cap = b->cap ? b->cap : 4096;
 	while (cap < want)
 		cap *= 2;
+	if (b->max && cap > b->max)
+		cap = b->max; /* so that every append past max comes here */
 	char *p = realloc(b->data, cap);
 	if (!p) {
 		fprintf(stderr, "edsmod: out of memory (output of %zu bytes)\n", cap);

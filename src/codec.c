@@ -119,10 +119,9 @@ int eds_codec_decode(enum eds_format f, const ProtobufCMessageDescriptor *desc,
 	size_t i = 0;
 	while (i < src->len && strchr(" \t\r\n\f\v", src->text[i]))
 		i++;
-	if (i == src->len && f != EDS_FMT_BINARY) {
-		eds_diag_setf(d, EDS_E_DECODE, "empty input: expected a %s message",
-			      f == EDS_FMT_AUTO ? "ClusterLoadAssignment" : eds_format_name(f));
-		return eds_diag_offset(d, src, 0);
+	if (src->len == 0 || (i == src->len && f != EDS_FMT_BINARY)) {
+		d->src = src;
+		return eds_diag_setf(d, EDS_E_DECODE, "empty input: no %s in it", desc->name);
 	}
 	switch (f) {
 	case EDS_FMT_BINARY: return eds_bin_decode(desc, src, arena, lim, out, d);

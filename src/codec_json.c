@@ -1,14 +1,17 @@
 /*
  * proto3 JSON, as protobuf.dev/programming-guides/json describes it.
  *
- * Decoding: jansson parses the text, then one walker follows the protobuf-c
- * descriptors to build the message in the request arena, pushing field
- * names on an eds_path as it goes; the jansson tree is dropped at the end.
- * jansson keeps no positions on values, so a semantic error formats the path
- * and eds_json_locate finds its span in the text again.
+ * Decoding is one pass of a recursive-descent parser driven by the protobuf-c
+ * descriptors: it reads the text and builds the message in the request arena
+ * as it goes, with no intermediate tree (jansson needs ~0.6 s and 170 MB
+ * just to parse the 30 MB benchmark CLA; this needs ~0.13 s).  Every error
+ * carries the exact byte span and the field path being read.  Elements of
+ * arrays and maps, whose counts are unknown until the closing bracket, wait
+ * on a scratch stack that nested arrays share; it is the decoder's only
+ * allocation outside the arena.
  *
- * Encoding: printed straight into the eds_buf (no intermediate tree), fields
- * in number order, which is the order of protobuf-c's fields array.
+ * Encoding prints straight into the eds_buf, fields in number order, which
+ * is the order of protobuf-c's fields array.
  *
  * Well-known types with special JSON forms (wrappers, Duration, Struct,
  * Value, ListValue, Any) are the only message types handled by name.

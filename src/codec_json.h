@@ -2,10 +2,11 @@
  * codec_json: helpers of the proto3 JSON codec beyond the eds_json_decode /
  * eds_json_encode pair declared in codec.h.
  *
- * jansson keeps no positions on parsed values, so when a diagnostic or a
- * check finding about a JSON input needs a line:col, eds_json_locate scans
- * the source text again for the field path.  It allocates nothing and is
- * meant for error paths only (it is linear in the text).
+ * A decoded message keeps no source positions, so when a check finding (or
+ * any later diagnostic) about a JSON input needs a line:col,
+ * eds_json_locate scans the source text again for the field path.  It
+ * allocates nothing and is meant for error paths only (it is linear in the
+ * text).  Decode errors need it not: they carry their span already.
  */
 #ifndef EDS_CODEC_JSON_H
 #define EDS_CODEC_JSON_H

@@ -7,9 +7,12 @@
  * is bounded by lim->max_depth before every nested message.  Extensions over
  * protoc: a bare field number names an unknown field ("7: 123", "7 { ... }",
  * "7: 0x0000000a" for fixed32), so binary -> text -> binary keeps unknown
- * fields.  Writing: byte-identical to protoc --decode, except that an Any of
- * a known type is printed expanded ("[type.googleapis.com/X] { ... }"), as
- * DebugString and python's text_format do.
+ * fields.  Stricter than protoc: a singular field given twice is an error
+ * even when the first value was zero, and string fields must be valid UTF-8
+ * without NUL (protobuf-c strings are C strings).  Writing: byte-identical to
+ * protoc --decode, except that an Any of a known type is printed expanded
+ * ("[type.googleapis.com/X] { ... }"), as DebugString and python's
+ * text_format do.
  */
 #include "codec_text.h"
 
@@ -1233,8 +1236,8 @@ static int unknown_field(struct tp *p, const ProtobufCMessageDescriptor *desc, c
 }
 
 /* The path frame for a value of f inside desc (JSON-like for Struct/ListValue). */
-static void push_field(struct tp *p, const ProtobufCMessageDescriptor *desc, enum eds_wkt wk,
-		       const ProtobufCFieldDescriptor *f, ProtobufCMessage *msg, bool entry)
+static void push_field(struct tp *p, enum eds_wkt wk, const ProtobufCFieldDescriptor *f,
+		       ProtobufCMessage *msg, bool entry)
 {
 	const char *name = f->name;
 	int64_t index = -1;
@@ -1247,7 +1250,6 @@ static void push_field(struct tp *p, const ProtobufCMessageDescriptor *desc, enu
 		if (wk == EDS_WKT_STRUCT || wk == EDS_WKT_LIST_VALUE)
 			name = NULL;
 	}
-	(void)desc;
 	eds_path_push(&p->path, name, index);
 }
 
@@ -1317,7 +1319,7 @@ static int parse_field(struct tp *p, const ProtobufCMessageDescriptor *desc, Pro
 			}
 		}
 	}
-	push_field(p, desc, wk, f, msg, entry);
+	push_field(p, wk, f, msg, entry);
 	if ((rc = next(p)))
 		return rc;
 	bool is_msg = f->type == PROTOBUF_C_TYPE_MESSAGE;

@@ -1,8 +1,9 @@
 # Shared by every testdata/*.bats file.
+bats_require_minimum_version 1.5.0
 #
 # Golden cases are directories of plain files (see examples-to-follow):
-#   args      one argument per line; $IN is the case's input file, $DIR the
-#             case directory, $TMP a scratch directory
+#   args      one argument per line, run in the case directory; $IN is the
+#             input file's name, $DIR the case directory, $TMP a scratch directory
 #   in.*      the input (in.binpb, in.json, in.txtpb)
 #   out       expected stdout, byte for byte (optional: absent means empty)
 #   stderr    expected stderr, byte for byte (optional: absent means empty)
@@ -30,7 +31,7 @@ edsmod() {
 # Run one golden case directory.
 edsmod_case() {
 	local dir=$1 in="" a args=()
-	for f in "$dir"/in.*; do [ -e "$f" ] && in=$f; done
+	for f in "$dir"/in.*; do [ -e "$f" ] && in=${f##*/}; done
 	local tmp
 	tmp=$(mktemp -d "$BATS_TEST_TMPDIR/case.XXXXXX")
 	while IFS= read -r a || [ -n "$a" ]; do

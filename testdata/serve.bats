@@ -110,10 +110,24 @@ wait_log() {
 	return 1
 }
 
+# Stop the server the way Kubernetes does (SIGTERM, then SIGKILL after a
+# bounded wait) and fail on sanitizer or valgrind reports in its log, so an
+# ASan build (EDSMOD_BUILD=build/san) or EDSMOD_VALGRIND=1 checks every test.
 teardown() {
-	if [ -n "${SERVER_PID:-}" ]; then
-		kill -9 "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
+	[ -n "${SERVER_PID:-}" ] || return 0
+	local i rc=0 pid=$SERVER_PID
+	SERVER_PID=
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 400); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || rc=$?
+	if [ "$rc" != 0 ] || grep -q 'Sanitizer\|runtime error:\|^==[0-9]*==' "$LOG"; then
+		echo "server exited with status $rc:"
+		cat "$LOG"
+		return 1
 	fi
 }
 

@@ -683,6 +683,20 @@ static void test_input_variants(void)
 		      strcmp(((Cla *)m)->named_endpoints[0]->key, "b") == 0 &&
 		      strcmp(((Cla *)m)->named_endpoints[2]->key, "c") == 0,
 	      "map order");
+	/* a byte-order mark, escapes in keys, blanks around the object */
+	rc = decode("\xef\xbb\xbf \n{\"cluster\\u004eame\" : \"x\" , \"endpoints\":[ ] }\r\n\t", &m, &d, &src);
+	CHECK(rc == 0 && strcmp(((Cla *)m)->cluster_name, "x") == 0 && ((Cla *)m)->n_endpoints == 0,
+	      "bom, escaped key: %s", d.msg);
+	/* -0 stays negative zero in a Value */
+	rc = decode("{\"endpoints\":[{\"metadata\":{\"filterMetadata\":{\"f\":{\"z\":-0,\"u\":18446744073709551616}}}}]}",
+		    &m, &d, &src);
+	CHECK(rc == 0, "struct numbers: %s", d.msg);
+	if (rc == 0) {
+		St *st = ((Cla *)m)->endpoints[0]->metadata->filter_metadata[0]->value;
+		CHECK(signbit(st->fields[0]->value->number_value) && st->fields[0]->value->number_value == 0 &&
+			      st->fields[1]->value->number_value == 18446744073709551616.0,
+		      "-0 and 2^64 in a Value");
+	}
 	/* escapes and surrogate pairs in strings */
 	rc = decode("{\"clusterName\":\"\\u00e9\\ud83d\\ude00\\n\"}", &m, &d, &src);
 	CHECK(rc == 0 && strcmp(((Cla *)m)->cluster_name, "\xc3\xa9\xf0\x9f\x98\x80\n") == 0,
@@ -836,6 +850,10 @@ static void test_errors(void)
 		  "  {\"@type\":\"type.googleapis.com/no.Such\"}}}}]}",
 		  EDS_E_DECODE, "unknown type \"type.googleapis.com/no.Such\" in google.protobuf.Any",
 		  "endpoints[0].metadata.typed_filter_metadata[\"k\"]", 2, 12 },
+		{ "{\"endpoints\":[{\"metadata\":{\"typedFilterMetadata\":{\"k\":{\"@type\":"
+		  "\"type.googleapis.com/envoy.config.core.v3.Pipe\",\"@type\":\"x\"}}}}]}",
+		  EDS_E_DECODE, "\"@type\" is given twice in google.protobuf.Any",
+		  "endpoints[0].metadata.typed_filter_metadata[\"k\"]", 1, 112 },
 		{ "{\"endpoints\":[{\"metadata\":{\"typedFilterMetadata\":{\"k\":{\"a\":1}}}}]}", EDS_E_DECODE,
 		  "missing \"@type\" in google.protobuf.Any", "endpoints[0].metadata.typed_filter_metadata[\"k\"]",
 		  1, 55 },

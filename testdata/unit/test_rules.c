@@ -1138,7 +1138,7 @@ static void test_limits_and_misc(void)
 	      "nesting limit");
 	eds_diags_release(&errs);
 	/* Many errors stop at a cap. */
-	size_t cap = 4000 * 12 + 1;
+	size_t cap = 4000 * 16 + 1;
 	char *many = malloc(cap);
 	size_t at = 0;
 	for (int i = 0; i < 4000; i++)

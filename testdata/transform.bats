@@ -1,0 +1,155 @@
+#!/usr/bin/env bats
+# The transform command's file handling: formats, stdin, -o, -i, several
+# inputs, and "nothing lost" on every failure.  (Per-message golden cases
+# live in testdata/transform/<case>/; conformance in conformance.bats.)
+load helper
+
+setup() {
+	EX="$TOP/testdata/examples"
+	cp "$EX/eg-cla.binpb" "$BATS_TEST_TMPDIR/a.binpb"
+	"$EDSMOD" --to json --pretty "$EX/eg-cla.binpb" >"$BATS_TEST_TMPDIR/a.json"
+	"$EDSMOD" --to text "$EX/eg-cla.binpb" >"$BATS_TEST_TMPDIR/a.txtpb"
+	cd "$BATS_TEST_TMPDIR"
+}
+
+@test "the input format is detected; --to defaults to it" {
+	for f in a.binpb a.json a.txtpb; do
+		run -0 edsmod --to binary "$f"
+		cmp -s <(edsmod --to binary "$f") a.binpb
+	done
+	run -0 edsmod a.txtpb
+	assert_output "$(cat a.txtpb)"
+	edsmod a.binpb | cmp - a.binpb
+}
+
+@test "stdin and '-' read standard input; --from forces a format" {
+	edsmod --to json --pretty <a.binpb | diff - a.json
+	edsmod --to json --pretty - <a.binpb | diff - a.json
+	edsmod --from binary --to json --pretty - <a.binpb | diff - a.json
+	run -4 --separate-stderr edsmod --from json <a.binpb
+	assert_output ""
+}
+
+@test "format aliases: pb, binpb, txtpb, textproto" {
+	edsmod --from txtpb --to pb a.txtpb | cmp - a.binpb
+	edsmod --from textproto --to binpb a.txtpb | cmp - a.binpb
+}
+
+@test "binary in, binary out, no rules: byte for byte, unknown fields and field order kept" {
+	# field 15 (unknown) before field 1: a re-encoder would move it
+	printf '\x78\x2a' | cat - a.binpb >odd.binpb
+	edsmod odd.binpb | cmp - odd.binpb
+	edsmod -e 'zone == "nowhere" { drop }' odd.binpb | cmp - odd.binpb
+}
+
+@test "-o writes the file atomically; nothing on failure" {
+	run -0 edsmod --to json -o out.json a.binpb
+	assert_output ""
+	edsmod --to json out.json | diff - <(edsmod --to json a.binpb)
+	echo keep >out2.json
+	printf 'cluster_name: 5\n' >bad.txtpb
+	run -4 edsmod --to json -o out2.json bad.txtpb
+	[ "$(cat out2.json)" = keep ]
+	ls -a | grep -v '^\.edsmod\.' >/dev/null
+	[ -z "$(ls -a | grep '^\.edsmod\.')" ]
+}
+
+@test "-i edits in place, keeps the format, the JSON layout and the file mode" {
+	chmod 640 a.json
+	edsmod --compact --to json a.binpb >c.json
+	run -0 edsmod -i -e 'zone == "" { set weight = 7 }' a.json a.binpb a.txtpb c.json
+	assert_output ""
+	[ "$(stat -c %a a.json)" = 640 ]
+	[ "$(wc -l <c.json)" = 1 ]
+	[ "$(wc -l <a.json)" -gt 10 ]
+	grep -q '"loadBalancingWeight": 7' a.json
+	edsmod --to json a.binpb | grep -q '"loadBalancingWeight":7'
+	grep -q 'value: 7' a.txtpb
+}
+
+@test "-i: a failing file is left untouched, the others are edited, the failure is named" {
+	printf 'cluster_name: "x"\nendpoints { priority: 1 }\n' >ok.txtpb
+	printf 'cluster_name: "x"\nendpoints { priority: oops }\n' >bad.txtpb
+	cp bad.txtpb bad.orig
+	run -4 --separate-stderr edsmod -i -e 'set locality.priority = 0' ok.txtpb bad.txtpb
+	assert_output ""
+	[[ "$stderr" == *"bad.txtpb:2:"* ]]
+	[[ "$stderr" == *"1 of 2 files failed"* ]]
+	cmp bad.txtpb bad.orig
+	! grep -q priority ok.txtpb
+}
+
+@test "-i: a rule error leaves the file untouched, byte for byte" {
+	cp a.txtpb orig.txtpb
+	run -6 edsmod -i -e 'set port = locality.metadata["envoy-gateway"].resources[0].name' a.txtpb
+	cmp a.txtpb orig.txtpb
+	[ -z "$(ls -a | grep '^\.edsmod\.')" ]
+}
+
+@test "-i: disk full (ulimit -f) leaves the original and no temporary file" {
+	cp a.txtpb big.txtpb
+	cp big.txtpb big.orig
+	# The output (text with a stamp) is larger than 1 block: writing it fails.
+	run bash -c "ulimit -f 1; trap '' XFSZ; '$EDSMOD' -i -e 'set metadata[\"x\"].y = \"$(printf 'z%.0s' $(seq 600))\"' big.txtpb"
+	[ "$status" = 5 ]
+	[[ "$output" == *"big.txtpb"* ]]
+	cmp big.txtpb big.orig
+	[ -z "$(ls -a | grep '^\.edsmod\.')" ]
+}
+
+@test "-i refuses stdin and -o; -i without files is a usage error" {
+	run -2 edsmod -i
+	run -2 edsmod -i -
+	run -2 edsmod -i -o x a.json
+	run -2 edsmod --validate --no-validate a.json
+}
+
+@test "several inputs: a JSON stream, one value per input; binary or text refused" {
+	run -0 edsmod --to json --compact a.binpb a.txtpb
+	[ "${#lines[@]}" = 2 ]
+	run -2 --separate-stderr edsmod a.binpb a.binpb
+	assert_output ""
+	[[ "$stderr" == *"would merge them"* ]]
+	run -2 --separate-stderr edsmod --to text a.json a.json
+	assert_output ""
+}
+
+@test "several inputs to stdout: one bad input means no output at all" {
+	printf '{"clusterName": 1}' >bad.json
+	run -4 --separate-stderr edsmod --to json a.json bad.json
+	assert_output ""
+	[[ "$stderr" == *"bad.json:1:"* ]]
+}
+
+@test "a plain conversion keeps an invalid CLA; --validate refuses it; rules' results are validated" {
+	printf 'cluster_name: ""\nendpoints { priority: 200 }\n' >inv.txtpb
+	run -0 edsmod --to json inv.txtpb
+	run -7 --separate-stderr edsmod --validate --to json inv.txtpb
+	assert_output ""
+	[[ "$stderr" == *"inv.txtpb:2:"* ]]
+	[[ "$stderr" == *"[priority-max]"* ]]
+	run -7 --separate-stderr edsmod -e 'set address = "backend.internal"' a.txtpb
+	assert_output ""
+	[[ "$stderr" == *"[ip-literal]"* ]]
+	[[ "$stderr" == *"nothing written"* ]]
+	run -0 edsmod --no-validate -e 'set address = "backend.internal"' a.txtpb
+	[[ "$output" == *'address: "backend.internal"'* ]]
+}
+
+@test "diagnostics go to stderr only; stdout carries only results" {
+	run --separate-stderr edsmod --to json a.binpb
+	[ -z "$stderr" ]
+	run --separate-stderr edsmod --to json nope.json
+	[ "$status" = 5 ]
+	assert_output ""
+	[[ "$stderr" == *'cannot open "nope.json"'* ]]
+}
+
+@test "--version and unknown options" {
+	run -0 edsmod --version
+	[[ "$output" == "edsmod "* ]]
+	run -2 edsmod --bogus a.json
+	run -2 edsmod --to yaml a.json
+	run -2 edsmod --max-depth 0 a.json
+	run -2 edsmod --max-input lots a.json
+}
