@@ -7,6 +7,7 @@
  * lets protobuf-c build the message in the arena.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "codec.h"
 
 struct scan {
+	bool needs_merge; /* a singular message field occurs more than once */
 	const struct eds_src *src;
 	const struct eds_limits *lim;
 	struct eds_diag *d;
@@ -97,9 +99,12 @@ static int scan_message(struct scan *s, const ProtobufCMessageDescriptor *desc, 
 			protobuf_c_message_descriptor_get_field(desc, (unsigned)num);
 		if (f) {
 			unsigned idx = (unsigned)(f - desc->fields);
+			uint32_t seen = idx < 32 ? counts[idx]++ : 0;
 			int64_t index = -1;
 			if (f->label == PROTOBUF_C_LABEL_REPEATED)
-				index = idx < 32 ? counts[idx]++ : 0;
+				index = seen;
+			else if (seen && f->type == PROTOBUF_C_TYPE_MESSAGE)
+				s->needs_merge = true;
 			eds_path_push(&s->path, f->name, index);
 		}
 		const char *fname = f ? f->name : "(unknown)";
@@ -172,6 +177,94 @@ static int scan_message(struct scan *s, const ProtobufCMessageDescriptor *desc, 
 	return EDS_OK;
 }
 
+static void put_varint(struct eds_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t)v;
+	eds_buf_append(b, tmp, n);
+}
+
+/* One wire field of already-scanned (so well-formed) data. */
+struct wfield {
+	const uint8_t *start, *payload, *end;
+	uint64_t num;
+	unsigned wt;
+};
+
+static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, struct wfield *w)
+{
+	uint64_t tag = 0, v = 0;
+	w->start = p;
+	p += get_varint(p, end, &tag);
+	w->num = tag >> 3;
+	w->wt = (unsigned)(tag & 7);
+	w->payload = p;
+	switch (w->wt) {
+	case 0: p += get_varint(p, end, &v); break;
+	case 1: p += 8; break;
+	case 5: p += 4; break;
+	default:
+		p += get_varint(p, end, &v);
+		w->payload = p;
+		p += v;
+		break;
+	}
+	w->end = p;
+	return p;
+}
+
+/*
+ * Protobuf merges the occurrences of a singular message field; protobuf-c
+ * 1.4 loses the earlier occurrence's proto3 scalars when it does.  Rewrite
+ * the (rare) input that has such repeats so that each singular message
+ * field occurs once, at its last place, with the payloads concatenated —
+ * which is what merging means on the wire.
+ */
+static void normalize(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+		      const uint8_t *end, struct eds_buf *out)
+{
+	struct wfield w, x;
+	for (const uint8_t *q = p; q < end;) {
+		q = next_field(q, end, &w);
+		const ProtobufCFieldDescriptor *f =
+			protobuf_c_message_descriptor_get_field(desc, (unsigned)w.num);
+		if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || w.wt != 2) {
+			eds_buf_append(out, w.start, (size_t)(w.end - w.start));
+			continue;
+		}
+		struct eds_buf payload = { 0 };
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			eds_buf_append(&payload, w.payload, (size_t)(w.end - w.payload));
+		} else {
+			bool later = false;
+			for (const uint8_t *r = q; r < end && !later;) {
+				r = next_field(r, end, &x);
+				later = x.num == w.num;
+			}
+			if (later)
+				continue; /* emitted with the last occurrence */
+			for (const uint8_t *r = p; r < q;) {
+				r = next_field(r, end, &x);
+				if (x.num == w.num && x.wt == 2)
+					eds_buf_append(&payload, x.payload, (size_t)(x.end - x.payload));
+			}
+		}
+		struct eds_buf sub = { 0 };
+		normalize(f->descriptor, (const uint8_t *)payload.data,
+			  (const uint8_t *)payload.data + payload.len, &sub);
+		put_varint(out, (w.num << 3) | 2);
+		put_varint(out, sub.len);
+		eds_buf_append(out, sub.data, sub.len);
+		eds_buf_release(&sub);
+		eds_buf_release(&payload);
+	}
+}
+
 int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *src,
 		   struct eds_arena *arena, const struct eds_limits *lim, ProtobufCMessage **out,
 		   struct eds_diag *d)
@@ -186,7 +279,15 @@ int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src 
 	int rc = scan_message(&s, desc, p, p + src->len, 1);
 	if (rc)
 		return rc;
-	*out = protobuf_c_message_unpack(desc, eds_arena_pbc(arena), src->len, p);
+	if (s.needs_merge) {
+		struct eds_buf norm = { 0 };
+		normalize(desc, p, p + src->len, &norm);
+		*out = protobuf_c_message_unpack(desc, eds_arena_pbc(arena), norm.len,
+						 (const uint8_t *)norm.data);
+		eds_buf_release(&norm);
+	} else {
+		*out = protobuf_c_message_unpack(desc, eds_arena_pbc(arena), src->len, p);
+	}
 	if (!*out) {
 		eds_diag_setf(d, EDS_E_DECODE, "malformed %s (protobuf-c rejected it)", desc->name);
 		return eds_diag_offset(d, src, 0);

@@ -572,9 +572,15 @@ static void skip_ws(struct dec *c)
 {
 	const char *s = c->s;
 	size_t i = c->i, n = c->n;
-	while (i < n && (unsigned char)s[i] <= ' ' &&
-	       (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
-		i++;
+	while (i < n && (unsigned char)s[i] <= ' ') {
+		if (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')
+			i++;
+		else
+			break;
+		/* pretty-printed input: runs of indentation */
+		while (n - i >= 8 && memcmp(s + i, "        ", 8) == 0)
+			i += 8;
+	}
 	c->i = i;
 }
 
@@ -796,6 +802,16 @@ static void eat_literal(struct dec *c, enum jkind k)
 	c->i += k == J_FALSE ? 5 : 4;
 }
 
+/* Bytes that need no attention inside a string: printable ASCII but '"' and '\\'. */
+static const unsigned char plain_char[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /*
  * Scans the string at the cursor ('"'): checks escapes, control characters
  * and UTF-8, and finds its end.  *esc: it has escapes (the decoded form
@@ -807,7 +823,7 @@ static int scan_string(struct dec *c, size_t *content_end, bool *esc)
 	size_t i = c->i + 1, n = c->n;
 	*esc = false;
 	while (i < n) {
-		while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		while (i < n && plain_char[s[i]])
 			i++;
 		if (i >= n)
 			break;
@@ -1552,16 +1568,21 @@ static int dec_repeated(struct dec *c, const ProtobufCFieldDescriptor *f, void *
 	return EDS_OK;
 }
 
+/* Printers write fields in number order, so the search starts after the last match. */
 static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *desc,
-						  const char *key, size_t klen)
+						  const char *key, size_t klen, unsigned *hint)
 {
-	for (unsigned i = 0; i < desc->n_fields; i++) {
+	unsigned nf = desc->n_fields;
+	for (unsigned j = 0; j < nf; j++) {
+		unsigned i = *hint + j < nf ? *hint + j : *hint + j - nf;
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		/* both spellings start alike unless the name starts with '_' */
 		if (klen && f->name[0] != key[0] && f->name[0] != '_')
 			continue;
-		if (camel_eq(f->name, key, klen) || name_eq(f->name, key, klen))
+		if (camel_eq(f->name, key, klen) || name_eq(f->name, key, klen)) {
+			*hint = i + 1 < nf ? i + 1 : 0;
 			return f;
+		}
 	}
 	return NULL;
 }
@@ -1578,6 +1599,7 @@ static int dec_fields(struct dec *c, const ProtobufCMessageDescriptor *desc, Pro
 	if (rc)
 		return rc;
 	size_t count = 0;
+	unsigned hint = 0;
 	bool more, type_seen = false;
 	struct key key;
 	while (!(rc = next_key(c, &count, &key, &more)) && more) {
@@ -1590,7 +1612,7 @@ static int dec_fields(struct dec *c, const ProtobufCMessageDescriptor *desc, Pro
 				return rc;
 			continue;
 		}
-		const ProtobufCFieldDescriptor *f = find_field(desc, key.s, key.len);
+		const ProtobufCFieldDescriptor *f = find_field(desc, key.s, key.len, &hint);
 		if (!f)
 			return fail_at(c, EDS_E_DECODE, key.start, key.end, "unknown field \"%.*s\" in %s",
 				       (int)(key.len > 60 ? 60 : key.len), key.s, desc->name);

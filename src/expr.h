@@ -162,13 +162,17 @@ struct eds_constraint {
 };
 
 struct eds_step {
-	uint8_t kind;
 	const ProtobufCFieldDescriptor *f;  /* FIELD, ELEM, MAP */
-	const ProtobufCFieldDescriptor *kf, *vf; /* MAP: entry key and value fields */
 	const char *key;   /* MAP, SKEY */
-	size_t klen;
-	size_t idx;        /* ELEM, LIDX */
+	union {
+		size_t klen;   /* MAP, SKEY */
+		size_t idx;    /* ELEM, LIDX */
+	};
+	uint8_t kind;
 };
+/* A map field's entry has the key at field 1 and the value at field 2. */
+#define EDS_STEP_KF(s) (&((const ProtobufCMessageDescriptor *)(s)->f->descriptor)->fields[0])
+#define EDS_STEP_VF(s) (&((const ProtobufCMessageDescriptor *)(s)->f->descriptor)->fields[1])
 
 struct eds_bpath {
 	uint8_t root;   /* enum eds_level: which message the steps start from */

@@ -34,7 +34,6 @@ struct binder {
 	bool in_pattern;
 	bool uses_captures;
 	unsigned maxlevel;
-	bool reads_siblings;          /* a path reaches other targets of the rule's scope */
 	bool failed;
 };
 
@@ -249,13 +248,15 @@ struct pathb {
 	const ProtobufCFieldDescriptor *final;
 };
 
+/* Steps are built in malloc'd scratch and copied to the arena at their
+ * exact size: a program of many rules is mostly paths. */
 static struct eds_step *push_step(struct pathb *pb, uint8_t kind)
 {
 	if (pb->n == pb->cap) {
 		size_t nc = pb->cap ? pb->cap * 2 : 8;
-		struct eds_step *v = eds_arena_alloc(pb->b->a, nc * sizeof *v);
-		if (pb->n)
-			memcpy(v, pb->steps, pb->n * sizeof *v);
+		struct eds_step *v = realloc(pb->steps, nc * sizeof *v);
+		if (!v)
+			abort();
 		pb->steps = v;
 		pb->cap = nc;
 	}
@@ -281,10 +282,9 @@ static void enter_field(struct pathb *pb, const ProtobufCFieldDescriptor *f)
 	}
 }
 
-static bool name_field(struct pathb *pb, const struct eds_seg *seg, const char *name)
+static bool name_field(struct pathb *pb, const char *name)
 {
 	const ProtobufCFieldDescriptor *f = find_field(pb->desc, name, strlen(name));
-	(void)seg;
 	if (!f)
 		return false;
 	enter_field(pb, f);
@@ -319,14 +319,12 @@ static bool apply_seg(struct pathb *pb, const struct eds_seg *seg)
 			}
 			struct eds_step *s = push_step(pb, EDS_ST_MAP);
 			s->f = f;
-			s->kf = &ed->fields[0];
-			s->vf = &ed->fields[1];
 			s->key = seg->s;
 			s->klen = seg->len;
 			pb->owner = ed;
-			pb->final = s->vf;
-			if (s->vf->type == PROTOBUF_C_TYPE_MESSAGE) {
-				pb->desc = s->vf->descriptor;
+			pb->final = EDS_STEP_VF(s);
+			if (pb->final->type == PROTOBUF_C_TYPE_MESSAGE) {
+				pb->desc = pb->final->descriptor;
 			} else {
 				pb->desc = NULL;
 				pb->scalar = true;
@@ -435,11 +433,9 @@ static const char *root_name(unsigned lv)
 	return lv == EDS_LV_CLA ? "cla" : lv == EDS_LV_LOC ? "locality" : "lb_endpoint";
 }
 
-/* Resolve a PATH node's segments.  whole_ok: a repeated field may end it. */
-static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
+/* Resolve a PATH node's segments into bp (steps left in pb). */
+static struct eds_bpath *resolve_path(struct binder *b, struct eds_node *n, struct eds_bpath *bp, struct pathb *pb)
 {
-	struct eds_bpath *bp = eds_arena_zalloc(b->a, sizeof *bp);
-	struct pathb pb = { .b = b, .bp = bp };
 	const struct eds_seg *s0 = &n->segs[0];
 	size_t i = 1;
 	bp->span = n->span;
@@ -477,28 +473,28 @@ static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 		berr(b, s0->span, "unknown name \"%.*s\"%s", (int)s0->len, s0->s, sug);
 		return NULL;
 	}
-	pb.desc = root_desc(bp->root);
+	pb->desc = root_desc(bp->root);
 	if (i == 0) {
 		/* short names */
 		bool ok = true;
 		if (seg_is(s0, "cluster"))
-			ok = name_field(&pb, s0, "cluster_name");
+			ok = name_field(pb, "cluster_name");
 		else if (seg_is(s0, "region") || seg_is(s0, "zone") || seg_is(s0, "sub_zone") ||
 			 seg_is(s0, "subZone")) {
-			ok = name_field(&pb, s0, "locality");
-			ok = ok && name_field(&pb, s0, seg_is(s0, "region") ? "region"
+			ok = name_field(pb, "locality");
+			ok = ok && name_field(pb, seg_is(s0, "region") ? "region"
 						      : seg_is(s0, "zone") ? "zone"
 									    : "sub_zone");
 		} else if (seg_is(s0, "priority"))
-			ok = name_field(&pb, s0, "priority");
+			ok = name_field(pb, "priority");
 		else if (seg_is(s0, "hostname")) {
-			ok = name_field(&pb, s0, "endpoint") && name_field(&pb, s0, "hostname");
+			ok = name_field(pb, "endpoint") && name_field(pb, "hostname");
 		} else if (seg_is(s0, "health"))
-			ok = name_field(&pb, s0, "health_status");
+			ok = name_field(pb, "health_status");
 		else if (seg_is(s0, "weight"))
-			ok = name_field(&pb, s0, "load_balancing_weight");
+			ok = name_field(pb, "load_balancing_weight");
 		else if (seg_is(s0, "metadata"))
-			ok = name_field(&pb, s0, "metadata");
+			ok = name_field(pb, "metadata");
 		else if (seg_is(s0, "address") || seg_is(s0, "port")) {
 			bp->virt = seg_is(s0, "address") ? EDS_VIRT_ADDRESS : EDS_VIRT_PORT;
 			if (n->nsegs > 1) {
@@ -520,11 +516,11 @@ static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 		const struct eds_seg *s1 = &n->segs[1];
 		bool ok = true, alias = true;
 		if (seg_is(s1, "weight"))
-			ok = name_field(&pb, s1, "load_balancing_weight");
+			ok = name_field(pb, "load_balancing_weight");
 		else if (seg_is(s1, "region") || seg_is(s1, "zone") || seg_is(s1, "sub_zone") ||
 			 seg_is(s1, "subZone"))
-			ok = name_field(&pb, s1, "locality") &&
-			     name_field(&pb, s1, seg_is(s1, "region") ? "region"
+			ok = name_field(pb, "locality") &&
+			     name_field(pb, seg_is(s1, "region") ? "region"
 						 : seg_is(s1, "zone") ? "zone"
 								       : "sub_zone");
 		else
@@ -535,36 +531,36 @@ static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 			i = 2;
 	}
 	for (; i < n->nsegs; i++) {
-		if (!apply_seg(&pb, &n->segs[i]))
+		if (!apply_seg(pb, &n->segs[i]))
 			return NULL;
 	}
-	bp->steps = pb.steps;
-	bp->nsteps = (uint32_t)pb.n;
-	if (pb.pending) {
-		struct eds_step *s = push_step(&pb, EDS_ST_FIELD);
-		s->f = pb.pending;
-		bp->steps = pb.steps;
-		bp->nsteps = (uint32_t)pb.n;
+	bp->steps = pb->steps;
+	bp->nsteps = (uint32_t)pb->n;
+	if (pb->pending) {
+		struct eds_step *s = push_step(pb, EDS_ST_FIELD);
+		s->f = pb->pending;
+		bp->steps = pb->steps;
+		bp->nsteps = (uint32_t)pb->n;
 		bp->whole_repeated = true;
-		bp->last = pb.pending;
+		bp->last = pb->pending;
 		bp->stype = EDS_V_MSG;
 		bp->fkind = EDS_FK_NONE;
 		return bp;
 	}
-	if (pb.dyn) {
+	if (pb->dyn) {
 		bp->stype = EDS_V_ANY;
 		bp->fkind = EDS_FK_VALUE;
-	} else if (pb.n == 0) {
+	} else if (pb->n == 0) {
 		bp->stype = EDS_V_MSG;
 		bp->fkind = EDS_FK_MSG;
 	} else {
 		bool is_enum;
-		bp->last = pb.final;
-		bp->stype = field_stype(pb.final, &is_enum);
-		bp->fkind = final_fkind(pb.final);
+		bp->last = pb->final;
+		bp->stype = field_stype(pb->final, &is_enum);
+		bp->fkind = final_fkind(pb->final);
 		bp->is_enum = is_enum;
-		if (pb.owner)
-			bp->cons = find_constraint(pb.owner, pb.final);
+		if (pb->owner)
+			bp->cons = find_constraint(pb->owner, pb->final);
 	}
 	if (bp->nsteps > 0 && bp->steps[0].f) {
 		const ProtobufCFieldDescriptor *f0 = bp->steps[0].f;
@@ -574,6 +570,20 @@ static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 			bp->through_targets = true;
 	}
 	return bp;
+}
+
+/* Resolve a PATH node's segments. */
+static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
+{
+	struct eds_bpath *bp = eds_arena_zalloc(b->a, sizeof *bp);
+	struct pathb pb = { .b = b, .bp = bp };
+	struct eds_bpath *out = resolve_path(b, n, bp, &pb);
+	if (out && out->nsteps) {
+		out->steps = eds_arena_alloc(b->a, out->nsteps * sizeof *out->steps);
+		memcpy(out->steps, pb.steps, out->nsteps * sizeof *out->steps);
+	}
+	free(pb.steps);
+	return out;
 }
 
 static unsigned path_level(const struct eds_bpath *bp)
@@ -707,8 +717,6 @@ static void bind_node(struct binder *b, struct eds_node *n)
 		if (!n->path)
 			return;
 		note_path(b, n->path);
-		if (n->path->through_targets)
-			b->reads_siblings = true;
 		if (n->path->whole_repeated) {
 			berr(b, n->span,
 			     "\"%s\" is a repeated field: index it (e.g. %s[0]) or test it with exists()",
@@ -733,8 +741,6 @@ static void bind_node(struct binder *b, struct eds_node *n)
 		n->lhs->path = bind_path(b, n->lhs);
 		if (n->lhs->path) {
 			note_path(b, n->lhs->path);
-			if (n->lhs->path->through_targets)
-				b->reads_siblings = true;
 		}
 		n->stype = EDS_V_BOOL;
 		return;
@@ -900,8 +906,6 @@ static bool bind_target(struct binder *b, struct eds_action *a)
 	unsigned lv = path_level(bp);
 	if (lv > b->maxlevel)
 		b->maxlevel = lv;
-	if (bp->through_targets)
-		b->reads_siblings = true;
 	if (bp->nsteps == 0 && !bp->virt) {
 		berr(b, t->span, "cannot %s the whole %s; name a field in it", a->kind == EDS_A_SET ? "set" : "delete",
 		     root_desc(bp->root)->name);
@@ -920,7 +924,6 @@ static void bind_rule(struct binder *b, struct eds_rule *r)
 {
 	b->rule = r;
 	b->maxlevel = EDS_LV_CLA;
-	b->reads_siblings = false;
 	bool before = b->failed;
 	b->failed = false;
 	b->uses_captures = false;

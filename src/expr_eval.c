@@ -872,7 +872,7 @@ static ProtobufCMessage **map_find(ProtobufCMessage *m, const struct eds_step *s
 	size_t n = FIELD(m, s->f->quantifier_offset, size_t);
 	ProtobufCMessage **arr = FIELD(m, s->f->offset, ProtobufCMessage **);
 	for (size_t i = n; i-- > 0;) {
-		const char *k = FIELD(arr[i], s->kf->offset, const char *);
+		const char *k = FIELD(arr[i], EDS_STEP_KF(s)->offset, const char *);
 		if (k && strncmp(k, s->key, s->klen) == 0 && k[s->klen] == '\0')
 			return &arr[i];
 	}
@@ -882,7 +882,7 @@ static ProtobufCMessage **map_find(ProtobufCMessage *m, const struct eds_step *s
 static ProtobufCMessage *map_add(struct eds_run *r, ProtobufCMessage *m, const struct eds_step *s)
 {
 	ProtobufCMessage *e = new_msg(r, s->f->descriptor);
-	FIELD(e, s->kf->offset, const char *) = eds_arena_strndup(r->req, s->key, s->klen);
+	FIELD(e, EDS_STEP_KF(s)->offset, const char *) = eds_arena_strndup(r->req, s->key, s->klen);
 	ptr_append(r, (void ***)((char *)m + s->f->offset), (size_t *)((char *)m + s->f->quantifier_offset), e);
 	mark(r);
 	return e;
@@ -932,10 +932,6 @@ static int as_struct(struct eds_run *r, ProtobufCMessage *cur, bool create, Stru
 	}
 	struct eds_val x;
 	value_val(v, &x);
-	const char *name;
-	name_len(r, bp, &name);
-	/* the part of the path that holds the non-object */
-	(void)step;
 	return eds_run_fail(r, bp->span, "cannot set key \"%.*s\" inside %s", (int)bp->steps[step].klen,
 			    bp->steps[step].key, eds_vk_an(x.k));
 }
@@ -975,7 +971,7 @@ static ProtobufCMessage *step_child(struct eds_run *r, ProtobufCMessage *cur, co
 				return NULL;
 			entry = map_add(r, cur, s);
 		}
-		return create ? ensure_msg(r, entry, s->vf) : get_msg(entry, s->vf);
+		return create ? ensure_msg(r, entry, EDS_STEP_VF(s)) : get_msg(entry, EDS_STEP_VF(s));
 	}
 	case EDS_ST_SKEY: {
 		Struct *st;
@@ -1203,10 +1199,10 @@ static void read_final(struct eds_run *r, ProtobufCMessage *parent, const struct
 		if (!e)
 			return;
 		*present = true;
-		if (s->vf->type == PROTOBUF_C_TYPE_MESSAGE)
-			msg_val(r, FIELD(*e, s->vf->offset, ProtobufCMessage *), bp->fkind, raw_enum, out);
+		if (EDS_STEP_VF(s)->type == PROTOBUF_C_TYPE_MESSAGE)
+			msg_val(r, FIELD(*e, EDS_STEP_VF(s)->offset, ProtobufCMessage *), bp->fkind, raw_enum, out);
 		else
-			scalar_val(r, (const char *)*e + s->vf->offset, s->vf, raw_enum, out);
+			scalar_val(r, (const char *)*e + EDS_STEP_VF(s)->offset, EDS_STEP_VF(s), raw_enum, out);
 		return;
 	}
 	case EDS_ST_SKEY: {
@@ -1511,7 +1507,7 @@ static int write_path(struct eds_run *r, const struct eds_bpath *bp, const struc
 	case EDS_ST_MAP: {
 		ProtobufCMessage **e = map_find(parent, s);
 		ProtobufCMessage *entry = e ? *e : map_add(r, parent, s);
-		return store_field(r, entry, s->vf, bp->fkind, v, enum_num, owned);
+		return store_field(r, entry, EDS_STEP_VF(s), bp->fkind, v, enum_num, owned);
 	}
 	case EDS_ST_SKEY:
 	case EDS_ST_LIDX: {
@@ -1610,7 +1606,7 @@ static int del_path(struct eds_run *r, const struct eds_bpath *bp)
 	}
 	case EDS_ST_MAP:
 		del_entries(r, FIELD(parent, s->f->offset, ProtobufCMessage **),
-			    (size_t *)((char *)parent + s->f->quantifier_offset), s->kf->offset, s->key, s->klen);
+			    (size_t *)((char *)parent + s->f->quantifier_offset), EDS_STEP_KF(s)->offset, s->key, s->klen);
 		break;
 	case EDS_ST_SKEY: {
 		Struct *st;

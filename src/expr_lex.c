@@ -126,6 +126,10 @@ static void lex_string(struct eds_lexer *lx, struct eds_token *t)
 	while (i < n && s[i] != q) {
 		if (s[i] == '\n')
 			break;
+		if (s[i] == '\0' && !bad) {
+			eds_expr_error(lx->errs, lx->diag_src, i, i + 1, "NUL character in string (not supported)");
+			bad = true;
+		}
 		if (s[i] != '\\') {
 			o[olen++] = s[i++];
 			continue;

@@ -24,6 +24,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "expr.h"
@@ -43,6 +44,8 @@ struct parser {
 	unsigned nest;      /* recursion depth */
 	bool failed;        /* the current rule had an error */
 	uint32_t last_end;  /* end of the last consumed token */
+	char *scr;          /* scratch stack for vectors being built (malloc'd) */
+	size_t scr_top, scr_cap;
 };
 
 static void lex(struct parser *p, struct eds_token *t)
@@ -133,6 +136,49 @@ static struct eds_node *node(struct parser *p, enum eds_nk kind, size_t start, s
 	return n;
 }
 
+/* Vectors being built (a path's segments, an operator's operands, a block's
+ * actions, a literal's entries) grow on a malloc'd scratch stack and are
+ * copied to the arena at their exact size when complete; vectors nest, and
+ * an inner one is always complete before the outer one grows again.  The
+ * stack is reset at each rule, which also forgets a failed rule's vectors. */
+static size_t vbegin(struct parser *p)
+{
+	return p->scr_top;
+}
+
+static void vpush(struct parser *p, const void *elem, size_t size)
+{
+	if (p->scr_cap - p->scr_top < size) {
+		size_t nc = p->scr_cap ? p->scr_cap * 2 : 4096;
+		while (nc - p->scr_top < size)
+			nc *= 2;
+		char *ns = realloc(p->scr, nc);
+		if (!ns)
+			abort();
+		p->scr = ns;
+		p->scr_cap = nc;
+	}
+	memcpy(p->scr + p->scr_top, elem, size);
+	p->scr_top += size;
+}
+
+static void vget(const struct parser *p, size_t mark, size_t i, void *elem, size_t size)
+{
+	memcpy(elem, p->scr + mark + i * size, size);
+}
+
+static void *vend(struct parser *p, size_t mark, size_t *n, size_t size)
+{
+	*n = (p->scr_top - mark) / size;
+	void *v = NULL;
+	if (*n) {
+		v = eds_arena_alloc(p->a, *n * size);
+		memcpy(v, p->scr + mark, *n * size);
+	}
+	p->scr_top = mark;
+	return v;
+}
+
 /* Growable vectors in the arena: a run of doubling copies costs < 2x. */
 static void *vec_push(struct parser *p, void *v, size_t *n, size_t *cap, size_t elem)
 {
@@ -178,7 +224,7 @@ static Google__Protobuf__Struct *parse_object(struct parser *p)
 	advance(p); /* { */
 	Google__Protobuf__Struct *st = eds_arena_alloc(p->a, sizeof *st);
 	google__protobuf__struct__init(st);
-	size_t cap = 0;
+	size_t mark = vbegin(p), nf = 0;
 	while (p->tok.kind != EDS_T_RBRACE) {
 		const char *key;
 		size_t klen;
@@ -194,8 +240,10 @@ static Google__Protobuf__Struct *parse_object(struct parser *p)
 			return fail_tok(p, "expected a key or '}' in object, got %s");
 		}
 		/* Quadratic, so only for literals of a sane size. */
-		for (size_t i = 0; i < st->n_fields && st->n_fields < 1024; i++) {
-			if (strlen(st->fields[i]->key) == klen && memcmp(st->fields[i]->key, key, klen) == 0) {
+		for (size_t i = 0; i < nf && nf < 1024; i++) {
+			Google__Protobuf__Struct__FieldsEntry *prev;
+			vget(p, mark, i, &prev, sizeof prev);
+			if (strlen(prev->key) == klen && memcmp(prev->key, key, klen) == 0) {
 				char q[80];
 				snprintf(q, sizeof q, "\"%.*s\"", (int)(klen > 60 ? 60 : klen), key);
 				p->nl_depth--;
@@ -217,8 +265,8 @@ static Google__Protobuf__Struct *parse_object(struct parser *p)
 		google__protobuf__struct__fields_entry__init(e);
 		e->key = (char *)key;
 		e->value = v;
-		st->fields = vec_push(p, st->fields, &st->n_fields, &cap, sizeof *st->fields);
-		st->fields[st->n_fields - 1] = e;
+		vpush(p, &e, sizeof e);
+		nf++;
 		if (p->tok.kind == EDS_T_COMMA) {
 			advance(p);
 			continue;
@@ -232,6 +280,7 @@ static Google__Protobuf__Struct *parse_object(struct parser *p)
 	if (p->tok.kind != EDS_T_RBRACE)
 		return fail_at(p, open, open + 1, "%s", "unterminated object");
 	advance(p);
+	st->fields = vend(p, mark, &st->n_fields, sizeof *st->fields);
 	return st;
 }
 
@@ -241,15 +290,14 @@ static Google__Protobuf__ListValue *parse_array(struct parser *p)
 	advance(p); /* [ */
 	Google__Protobuf__ListValue *l = eds_arena_alloc(p->a, sizeof *l);
 	google__protobuf__list_value__init(l);
-	size_t cap = 0;
+	size_t mark = vbegin(p);
 	while (p->tok.kind != EDS_T_RBRACK) {
 		Google__Protobuf__Value *v = parse_const(p);
 		if (!v) {
 			p->nl_depth--;
 			return NULL;
 		}
-		l->values = vec_push(p, l->values, &l->n_values, &cap, sizeof *l->values);
-		l->values[l->n_values - 1] = v;
+		vpush(p, &v, sizeof v);
 		if (p->tok.kind == EDS_T_COMMA) {
 			advance(p);
 			continue;
@@ -261,6 +309,7 @@ static Google__Protobuf__ListValue *parse_array(struct parser *p)
 	}
 	p->nl_depth--;
 	advance(p);
+	l->values = vend(p, mark, &l->n_values, sizeof *l->values);
 	return l;
 }
 
@@ -320,12 +369,12 @@ static struct eds_node *parse_path(struct parser *p)
 	if (p->tok.kind != EDS_T_IDENT || is_keyword(&p->tok))
 		return fail_tok(p, "expected a field name, got %s");
 	struct eds_node *n = node(p, EDS_N_PATH, p->tok.start, p->tok.end);
-	size_t cap = 0;
-	n->segs = vec_push(p, n->segs, &n->nsegs, &cap, sizeof *n->segs);
-	n->segs[0] = (struct eds_seg){ .kind = EDS_SEG_NAME,
-				       .span = { p->tok.start, p->tok.end },
-				       .s = p->tok.s,
-				       .len = p->tok.len };
+	size_t mark = vbegin(p);
+	struct eds_seg first = { .kind = EDS_SEG_NAME,
+				 .span = { p->tok.start, p->tok.end },
+				 .s = p->tok.s,
+				 .len = p->tok.len };
+	vpush(p, &first, sizeof first);
 	advance(p);
 	for (;;) {
 		struct eds_seg seg = { 0 };
@@ -374,9 +423,9 @@ static struct eds_node *parse_path(struct parser *p)
 		} else {
 			break;
 		}
-		n->segs = vec_push(p, n->segs, &n->nsegs, &cap, sizeof *n->segs);
-		n->segs[n->nsegs - 1] = seg;
+		vpush(p, &seg, sizeof seg);
 	}
+	n->segs = vend(p, mark, &n->nsegs, sizeof *n->segs);
 	n->span.end = p->last_end;
 	return n;
 }
@@ -503,20 +552,19 @@ static struct eds_node *parse_add(struct parser *p)
 	if (p->tok.kind != EDS_T_PLUS)
 		return first;
 	struct eds_node *n = node(p, EDS_N_CONCAT, first->span.start, first->span.end);
-	size_t cap = 0;
-	n->kids = vec_push(p, n->kids, &n->nkids, &cap, sizeof *n->kids);
-	n->kids[0] = first;
+	size_t mark = vbegin(p);
+	vpush(p, &first, sizeof first);
 	while (p->tok.kind == EDS_T_PLUS) {
 		advance(p);
 		skip_nl(p);
 		struct eds_node *k = parse_primary(p);
 		if (!k)
 			return NULL;
-		n->kids = vec_push(p, n->kids, &n->nkids, &cap, sizeof *n->kids);
-		n->kids[n->nkids - 1] = k;
+		vpush(p, &k, sizeof k);
 		if (p->tok.kind == EDS_T_MINUS)
 			return fail_tok(p, "there is no arithmetic: %s ('+' only joins strings)");
 	}
+	n->kids = vend(p, mark, &n->nkids, sizeof *n->kids);
 	n->span.end = p->last_end;
 	return n;
 }
@@ -640,18 +688,17 @@ static struct eds_node *parse_nary(struct parser *p, enum eds_nk kind, const cha
 		return first;
 	struct eds_node *n = node(p, kind, first->span.start, first->span.end);
 	n->stype = EDS_V_BOOL;
-	size_t cap = 0;
-	n->kids = vec_push(p, n->kids, &n->nkids, &cap, sizeof *n->kids);
-	n->kids[0] = first;
+	size_t mark = vbegin(p);
+	vpush(p, &first, sizeof first);
 	while (is_kw(&p->tok, kw) || p->tok.kind == alt) {
 		advance(p);
 		skip_nl(p);
 		struct eds_node *k = sub(p);
 		if (!k)
 			return NULL;
-		n->kids = vec_push(p, n->kids, &n->nkids, &cap, sizeof *n->kids);
-		n->kids[n->nkids - 1] = k;
+		vpush(p, &k, sizeof k);
 	}
+	n->kids = vend(p, mark, &n->nkids, sizeof *n->kids);
 	n->span.end = p->last_end;
 	return n;
 }
@@ -735,8 +782,7 @@ static bool parse_block(struct parser *p, struct eds_rule *r)
 {
 	size_t open = p->tok.start;
 	advance(p); /* { */
-	struct eds_action *v = NULL;
-	size_t n = 0, cap = 0;
+	size_t mark = vbegin(p);
 	for (;;) {
 		while (p->tok.kind == EDS_T_NL || p->tok.kind == EDS_T_SEMI)
 			advance(p);
@@ -749,8 +795,7 @@ static bool parse_block(struct parser *p, struct eds_rule *r)
 		struct eds_action a;
 		if (!parse_action(p, &a))
 			return false;
-		v = vec_push(p, v, &n, &cap, sizeof *v);
-		v[n - 1] = a;
+		vpush(p, &a, sizeof a);
 		if (p->tok.kind == EDS_T_RBRACE)
 			break;
 		if (p->tok.kind == EDS_T_EOF) {
@@ -763,8 +808,7 @@ static bool parse_block(struct parser *p, struct eds_rule *r)
 		}
 	}
 	advance(p); /* } */
-	r->actions = v;
-	r->nactions = n;
+	r->actions = vend(p, mark, &r->nactions, sizeof *r->actions);
 	return true;
 }
 
@@ -845,13 +889,14 @@ void eds_expr_parse(const struct eds_src *src, const struct eds_src *diag_src, u
 		p.brace_depth = 0;
 		p.nest = 0;
 		p.nl_depth = 0;
+		p.scr_top = 0;
 		struct eds_rule r = { 0 };
 		r.src = src_index;
 		if (parse_rule(&p, &r) && !p.failed) {
 			if (*nrules >= EDS_RULES_MAX_RULES) {
 				eds_expr_error(errs, diag_src, r.span.start, r.span.end,
 					       "too many rules (at most %d)", EDS_RULES_MAX_RULES);
-				return;
+				break;
 			}
 			struct eds_rule *v = *rules;
 			v = vec_push(&p, v, nrules, cap, sizeof *v);
@@ -863,4 +908,5 @@ void eds_expr_parse(const struct eds_src *src, const struct eds_src *diag_src, u
 			sync(&p);
 		}
 	}
+	free(p.scr);
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # Conformance against independent implementations (issue 2, item 7): protoc
 # 3.21 with Envoy's REAL protos (real_protoc) and python3-protobuf 4.21
-# (json_format, text_format).  The corpus is testdata/corpus/*.txtpb plus two
+# (json_format, text_format).  The corpus is testdata/corpus/*.txtpb plus
 # fixtures testdata/conformance/conform.py generates at test time: "large"
-# (a few hundred endpoints) and "unknown" (unknown fields, binary only).
+# (a few hundred endpoints, text) and, binary only, "unknown" (unknown
+# fields), "noncanonical" (legal encodings protoc never writes) and
+# "dupkeys" (repeated map keys).
 # The reference message of each fixture is what real protoc --encode makes
 # of it.  Each test loops over the corpus and reports every fixture that
 # fails, with the difference.
@@ -216,6 +218,26 @@ same() {
 	else
 		bad=1
 	fi
+	[ "$bad" = 0 ]
+}
+
+@test "non-canonical binary (split messages merge, last singular wins, overlong varints): decoded as protoc decodes it" {
+	local d=$W/noncanonical bad=0 cmp=()
+	real_protoc --decode=$CLA $ROOT_PROTO <"$d/ref.binpb" >"$d/ref.txt"
+	if conv noncanonical "$d/t.txtpb" --from binary --to text "$d/ref.binpb"; then
+		diff -u --label "noncanonical: protoc --decode" --label "noncanonical: edsmod --from binary --to text" \
+			"$d/ref.txt" "$d/t.txtpb" || bad=1
+		conv noncanonical "$d/tb.binpb" --from text --to binary "$d/t.txtpb" &&
+			cmp+=("noncanonical: binary -> text -> binary" "$d/ref.binpb" "bin:$d/tb.binpb") || bad=1
+	else
+		bad=1
+	fi
+	if conv noncanonical "$d/c.json" --from binary --to json "$d/ref.binpb"; then
+		cmp+=("noncanonical: edsmod --to json" "$d/ref.binpb" "json:$d/c.json")
+	else
+		bad=1
+	fi
+	same "${cmp[@]}" || bad=1
 	[ "$bad" = 0 ]
 }
 

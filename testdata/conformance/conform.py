@@ -13,8 +13,10 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
       Write the generated fixtures: WORK/large.txtpb (a few hundred
       endpoints) and WORK/unknown/ref.binpb (unknown fields at the top level,
       in a nested LbEndpoint and in a Locality, plus upstream-only field
-      SocketAddress.network_namespace_filepath = 7, unknown to the npm protos)
-      and WORK/dupkeys/ref.binpb (repeated map keys, last one wins).
+      SocketAddress.network_namespace_filepath = 7, unknown to the npm protos),
+      WORK/dupkeys/ref.binpb (repeated map keys, last one wins) and
+      WORK/noncanonical/ref.binpb (legal encodings protoc never writes:
+      split messages, repeated singular fields, overlong varints...).
 
   refs PROTOS DIR...
       For each DIR holding ref.binpb (made by real protoc --encode): write
@@ -24,15 +26,17 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
 
   same PROTOS LABEL REF KIND:GOT [LABEL REF KIND:GOT]...
       Compare GOT with the binary REF as messages.  KIND is bin or json (GOT
-      parsed with json_format.Parse).  Messages are compared through a
+      parsed with json_format, keeping the sign of -0).  Messages are compared through a
       canonical text form (maps sorted, Any expanded, unknown fields
       printed), so a mismatch is shown as a unified diff.  Exit 1 if any pair
       differs or fails to parse.
 
   coverage PROTOS FIXTURE...
-      Parse the fixtures (.txtpb with text_format, .binpb as binary) and fail,
-      listing them, on any field of any message in the CLA closure, any
-      non-zero enum value, or any required edge case that no fixture uses.
+      Parse the fixtures (.binpb as binary; .txtpb with python text_format,
+      which mis-decodes \\u escapes, so the suite passes protoc's binaries)
+      and fail, listing them, on any field of any message in the CLA
+      closure, any non-zero enum value, or any required edge case that no
+      fixture uses.
 """
 
 import difflib
@@ -330,7 +334,41 @@ def gen_dupkeys():
     return raw
 
 
+def gen_noncanonical():
+    """Legal wire encodings protoc never writes: fields out of order, a
+    singular field twice (last wins), a message field split in two
+    (merged), a oneof switched (last wins), overlong varints, a negative
+    enum in 5 bytes, a bool of 2, a map entry with its value first."""
+    sa_a = tag(3, 0) + varint(80) + tag(6, 0) + varint(1) + tag(1, 0) + varint(1)
+    sa_b = ld(5, b"resolver") + ld(2, b"10.0.0.1")
+    address = ld(1, sa_a) + ld(1, sa_b)                           # one socket_address, split
+    endpoint = ld(3, b"old-host") + ld(1, address) + ld(3, b"host")
+    lb = (tag(2, 0) + b"\xfe\xff\xff\xff\x0f"                     # health_status -2 in 5 bytes
+          + ld(4, tag(1, 0) + b"\x83\x80\x80\x00")                # weight 3, overlong
+          + ld(5, b"name-first")                                  # oneof: endpoint_name ...
+          + ld(1, endpoint))                                      # ... then endpoint wins
+    locality = ld(3, b"sub") + ld(1, b"region")
+    le = tag(5, 0) + varint(3) + ld(2, lb) + ld(1, locality) + ld(1, ld(2, b"zone"))
+    policy_a = tag(6, 0) + varint(2) + ld(4, tag(1, 0) + varint(30))
+    policy_b = ld(3, tag(1, 0) + varint(140)) + ld(4, tag(2, 0) + varint(5))
+    entry = ld(2, ld(3, b"h")) + ld(1, b"key")
+    raw = (ld(5, entry) + ld(4, policy_a) + ld(2, le) + ld(1, b"first")
+           + ld(4, policy_b) + ld(1, b"noncanonical"))
+    m = cla_class()()
+    m.ParseFromString(raw)
+    assert m.cluster_name == "noncanonical" and m.policy.weighted_priority_health
+    assert m.policy.endpoint_stale_after.seconds == 30 and m.policy.endpoint_stale_after.nanos == 5
+    sa = m.endpoints[0].lb_endpoints[0].endpoint.address.socket_address
+    assert sa.port_value == 80 and sa.ipv4_compat and sa.address == "10.0.0.1"
+    assert m.endpoints[0].lb_endpoints[0].WhichOneof("host_identifier") == "endpoint"
+    assert m.endpoints[0].locality.zone == "zone" and m.endpoints[0].locality.sub_zone == "sub"
+    assert m.SerializeToString() != raw
+    return raw
+
+
 def cmd_gen(work):
+    os.makedirs(os.path.join(work, "noncanonical"), exist_ok=True)
+    write(os.path.join(work, "noncanonical", "ref.binpb"), gen_noncanonical())
     write(os.path.join(work, "large.txtpb"), gen_large())
     os.makedirs(os.path.join(work, "dupkeys"), exist_ok=True)
     write(os.path.join(work, "dupkeys", "ref.binpb"), gen_dupkeys())
@@ -389,7 +427,7 @@ def char_facts(s, facts, where):
                 facts.add("string control char")
 
 
-def walk(msg, uses, name_hint=""):
+def walk(msg, uses):
     from google.protobuf.descriptor import FieldDescriptor as FD
     d = msg.DESCRIPTOR
     if d.full_name == "google.protobuf.Any" and msg.type_url:

@@ -1,0 +1,287 @@
+/*
+ * Shared by the libFuzzer targets testdata/fuzz/fuzz_*.c (built by
+ * scripts/fuzz): failure reporting, the round-trip property of the three
+ * codecs, and the fixed rules the evaluation and serve targets run.
+ *
+ * A target reports a property violation with fz_fail(), which prints what
+ * it saw and aborts, so libFuzzer saves the input as a crash.  Everything a
+ * target allocates per input lives in one arena freed at the end of the
+ * input, or in eds_bufs/diags released there: a leak is a failure (ASan's
+ * leak checker runs at exit and on every crash).
+ *
+ * The round trip (fz_roundtrip): a decoded CLA is written as binary, text and
+ * JSON; each is read back and written as binary, and the binaries must be
+ * equal.  Equal as messages, not as inputs: the reference binary is that of
+ * the decoded message with (a) every NaN made the NaN the parsers return
+ * (text and JSON print NaN without its payload), (b) every google.protobuf.Any
+ * of a known type re-packed (text and JSON expand Any, so its value comes
+ * back in canonical field order), and, for the JSON leg only, (c) unknown
+ * fields dropped (proto3 JSON cannot carry them).  A JSON encoding that
+ * fails with EDS_E_ENCODE (NaN or Infinity in a google.protobuf.Value, an Any
+ * of an unknown type, a Duration out of range) skips the JSON leg; any other
+ * failure is a bug.  Printing the read-back message again must give the same
+ * text, byte for byte (the printers are deterministic).
+ */
+#ifndef EDS_FUZZ_COMMON_H
+#define EDS_FUZZ_COMMON_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "codec.h"
+#include "diag.h"
+#include "google/protobuf/any.pb-c.h"
+#include "schema.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static void fz_dump(const char *what, const char *p, size_t n)
+{
+	fprintf(stderr, "--- %s (%zu bytes):\n", what, n);
+	size_t show = n > 4096 ? 4096 : n;
+	for (size_t i = 0; i < show; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\n' || (c >= 0x20 && c < 0x7F))
+			fputc(c, stderr);
+		else
+			fprintf(stderr, "\\x%02X", c);
+	}
+	fprintf(stderr, "%s\n", show < n ? "..." : "");
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void fz_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "fuzz property violated: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+static void fz_fail_diag(const char *what, int rc, const struct eds_diag *d)
+{
+	fz_fail("%s failed with code %d: %s (path \"%s\", loc %d at %u..%u)", what, rc, d->msg, d->path,
+		(int)d->loc, d->span.start, d->span.end);
+}
+
+/* ---- normalising a message for comparison (see the header comment) ---- */
+
+static void fz_norm_msg(ProtobufCMessage *m, struct eds_arena *a, int strip, unsigned depth);
+
+static void fz_norm_nan(void *p, ProtobufCType t)
+{
+	if (t == PROTOBUF_C_TYPE_DOUBLE && isnan(*(double *)p))
+		*(double *)p = NAN;
+	else if (t == PROTOBUF_C_TYPE_FLOAT && isnan(*(float *)p))
+		*(float *)p = NAN;
+}
+
+static void fz_norm_any(Google__Protobuf__Any *any, struct eds_arena *a, int strip, unsigned depth)
+{
+	if (!any->type_url)
+		return;
+	const ProtobufCMessageDescriptor *inner = eds_schema_find_url(any->type_url, strlen(any->type_url));
+	if (!inner || depth > 200)
+		return;
+	ProtobufCMessage *m = protobuf_c_message_unpack(inner, eds_arena_pbc(a), any->value.len,
+							 any->value.data);
+	if (!m)
+		return;
+	fz_norm_msg(m, a, strip, depth + 1);
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *b = eds_arena_alloc(a, n ? n : 1);
+	protobuf_c_message_pack(m, b);
+	any->value.data = b;
+	any->value.len = n;
+}
+
+static void fz_norm_msg(ProtobufCMessage *m, struct eds_arena *a, int strip, unsigned depth)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+	if (strip) {
+		m->n_unknown_fields = 0;
+		m->unknown_fields = NULL;
+	}
+	if (eds_schema_wkt(desc) == EDS_WKT_ANY) {
+		fz_norm_any((Google__Protobuf__Any *)m, a, strip, depth);
+		return;
+	}
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		char *base = (char *)m + f->offset;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			if (*(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+				continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(size_t *)((char *)m + f->quantifier_offset);
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				ProtobufCMessage **v = *(ProtobufCMessage ***)base;
+				for (size_t j = 0; j < n; j++)
+					fz_norm_msg(v[j], a, strip, depth + 1);
+			} else if (f->type == PROTOBUF_C_TYPE_DOUBLE) {
+				for (size_t j = 0; j < n; j++)
+					fz_norm_nan(*(double **)base + j, f->type);
+			} else if (f->type == PROTOBUF_C_TYPE_FLOAT) {
+				for (size_t j = 0; j < n; j++)
+					fz_norm_nan(*(float **)base + j, f->type);
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			ProtobufCMessage *sub = *(ProtobufCMessage **)base;
+			if (sub)
+				fz_norm_msg(sub, a, strip, depth + 1);
+		} else {
+			fz_norm_nan(base, f->type);
+		}
+	}
+}
+
+/* ---- the round trip ---- */
+
+static void fz_encode(eds_encode_fn *enc, const char *what, const ProtobufCMessage *m,
+		      const struct eds_encode_opts *o, struct eds_buf *out)
+{
+	struct eds_diag d = { 0 };
+	out->len = 0;
+	out->overflow = 0;
+	int rc = enc(m, o, out, &d);
+	if (rc)
+		fz_fail_diag(what, rc, &d);
+}
+
+static ProtobufCMessage *fz_decode(eds_decode_fn *dec, const char *what, const struct eds_buf *b,
+				   struct eds_arena *a)
+{
+	struct eds_src src = { .name = what, .text = b->data, .len = b->len };
+	struct eds_diag d = { 0 };
+	ProtobufCMessage *m = NULL;
+	int rc = dec(eds_schema_cla, &src, a, &eds_limits_default, &m, &d);
+	if (rc) {
+		fz_dump(what, b->data, b->len);
+		fz_fail_diag(what, rc, &d);
+	}
+	return m;
+}
+
+static void fz_same(const char *what, const struct eds_buf *want, const struct eds_buf *got,
+		    const struct eds_buf *via)
+{
+	if (want->len == got->len && memcmp(want->data, got->data, want->len) == 0)
+		return;
+	fz_dump("expected binary", want->data, want->len);
+	fz_dump("binary after the round trip", got->data, got->len);
+	if (via)
+		fz_dump("via", via->data, via->len);
+	fz_fail("%s: the round trip changed the message", what);
+}
+
+/* m: a CLA just decoded (in a); opt_bits picks the printers' options. */
+static void fz_roundtrip(ProtobufCMessage *m, struct eds_arena *a, unsigned opt_bits)
+{
+	struct eds_encode_opts o = { .pretty = opt_bits & 1, .proto_names = (opt_bits >> 1) & 1 };
+	struct eds_buf b0 = { 0 }, b1 = { 0 }, txt = { 0 }, txt2 = { 0 }, js = { 0 }, js2 = { 0 },
+		       ref = { 0 };
+	struct eds_diag d = { 0 };
+
+	/* binary: decode(encode(m)) encodes to the same bytes */
+	fz_encode(eds_bin_encode, "binary encode", m, &o, &b0);
+	ProtobufCMessage *mb = fz_decode(eds_bin_decode, "binary re-decode", &b0, a);
+	fz_encode(eds_bin_encode, "binary re-encode", mb, &o, &b1);
+	fz_same("binary -> binary", &b0, &b1, NULL);
+
+	/* text */
+	fz_encode(eds_text_encode, "text encode", m, &o, &txt);
+	ProtobufCMessage *mt = fz_decode(eds_text_decode, "text decode of our own output", &txt, a);
+	fz_encode(eds_bin_encode, "binary encode after text", mt, &o, &b1);
+	fz_norm_msg(mb, a, 0, 0);
+	fz_encode(eds_bin_encode, "binary encode (reference)", mb, &o, &ref);
+	fz_same("text", &ref, &b1, &txt);
+	fz_encode(eds_text_encode, "text encode after text", mt, &o, &txt2);
+	fz_same("text printed twice", &txt, &txt2, NULL);
+
+	/* JSON */
+	js.len = 0;
+	int rc = eds_json_encode(m, &o, &js, &d);
+	if (rc && rc != EDS_E_ENCODE)
+		fz_fail_diag("json encode", rc, &d);
+	if (rc == EDS_OK) {
+		ProtobufCMessage *mj = fz_decode(eds_json_decode, "json decode of our own output", &js, a);
+		fz_encode(eds_bin_encode, "binary encode after json", mj, &o, &b1);
+		fz_norm_msg(mb, a, 1, 0);
+		fz_encode(eds_bin_encode, "binary encode (reference, no unknown fields)", mb, &o, &ref);
+		fz_same("json", &ref, &b1, &js);
+		fz_encode(eds_json_encode, "json encode after json", mj, &o, &js2);
+		fz_same("json printed twice", &js, &js2, NULL);
+	}
+
+	eds_buf_release(&b0);
+	eds_buf_release(&b1);
+	eds_buf_release(&txt);
+	eds_buf_release(&txt2);
+	eds_buf_release(&js);
+	eds_buf_release(&js2);
+	eds_buf_release(&ref);
+}
+
+/* Decode data as a CLA with dec; run the round trip if it decodes. */
+static int fz_decoder_target(eds_decode_fn *dec, const char *name, const uint8_t *data, size_t size)
+{
+	struct eds_arena *a = eds_arena_new(1 << 16);
+	struct eds_src src = { .name = name, .text = (const char *)data, .len = size };
+	struct eds_diag d = { 0 };
+	ProtobufCMessage *m = NULL;
+	int rc = dec(eds_schema_cla, &src, a, &eds_limits_default, &m, &d);
+	if (rc == EDS_OK) {
+		fz_roundtrip(m, a, size ? data[size - 1] : 0);
+	} else {
+		if (rc != EDS_E_DECODE && rc != EDS_E_LIMIT)
+			fz_fail_diag(name, rc, &d);
+		if (d.loc == EDS_LOC_SPAN && (d.span.start > d.span.end || d.span.end > size))
+			fz_fail("%s: diagnostic span %u..%u outside the %zu-byte input", name, d.span.start,
+				d.span.end, size);
+		if (d.loc == EDS_LOC_OFFSET && d.span.start > size)
+			fz_fail("%s: diagnostic offset %u past the %zu-byte input", name, d.span.start, size);
+		if (!memchr(d.msg, 0, sizeof d.msg) || !d.msg[0])
+			fz_fail("%s: failed (%d) without a message", name, rc);
+	}
+	eds_arena_free(a);
+	return 0;
+}
+
+/* ---- fixed rules for the evaluation and serve targets ---- */
+
+/* testdata/examples/aigateway.edsmod, then the operations of testdata/rules. */
+static const char *const fz_rules[] = {
+	"region =~ \"^httproute/([^/]+)/([^/]+)/rule/([0-9]+)/backend/([0-9]+)$\" {\n"
+	"    set metadata[\"aigateway.envoy.io\"].per_route_rule_backend_name =\n"
+	"        $1 + \"/\" + locality.metadata[\"envoy-gateway\"].resources[0].name +\n"
+	"        \"/route/\" + $2 + \"/rule/\" + $3 + \"/ref/\" + $4\n"
+	"}\n"
+	"exists(hostname) { set metadata[\"aigateway.envoy.io\"].upstream_host = hostname }\n",
+	"health == \"DRAINING\" { drop }",
+	"address in \"10.1.0.0/16\" { drop }",
+	"address in \"2001:db8::/32\" { set weight = 3 }",
+	"address not in \"10.0.0.0/8\" { set metadata[\"t\"].outside = true }",
+	"zone == \"us-east-1a\" { del weight }",
+	"del metadata[\"envoy.transport_socket_match\"]",
+	"metadata[\"envoy.lb\"].canary == true { set weight = 5 }",
+	"region =~ \"/rule/([0-9]+)/backend/([0-9]+)$\" { set metadata[\"t\"].ref = $1 + \".\" + $2 + \" of \" + $0 }",
+	"hostname =~ \"^(.)(.*)$\" { set metadata[\"t\"].first = $1; set metadata[\"t\"].rest = $2 }",
+	"zone in [\"us-east-1b\", \"eu-west-1a\"] or port in [9000] { set health = \"DEGRADED\" }",
+	"port == 443 { set port = 8443; set address = \"2001:db8::22\" }",
+	"set cla.policy.overprovisioning_factor = 200",
+	"set metadata[\"envoy.transport_socket_match\"].extra = {\"a\": [1, \"b\", null]}",
+	"set metadata[\"t\"].id = cluster + \"|\" + zone + \"|\" + address",
+};
+#define FZ_NRULES (sizeof fz_rules / sizeof fz_rules[0])
+
+#endif

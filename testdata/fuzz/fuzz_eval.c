@@ -1,0 +1,74 @@
+/*
+ * libFuzzer target: rule evaluation on fuzzed CLAs.
+ *
+ * A fixed program (fz_rules: the AI Gateway stamp and one rule per
+ * operation of testdata/rules: drop, del, set, regex captures, CIDR, lists,
+ * concatenation) is compiled once.  Each input that decodes as a binary CLA
+ * is run through it (transform or check mode, with or without
+ * --skip-errors, chosen by the input's length), then eds_check_cla, then
+ * eds_bin_encode; the result must decode again, and its text encoding must
+ * decode too (rules must not make strings that are not valid UTF-8).
+ */
+#include "check.h"
+#include "fuzz_common.h"
+#include "rules.h"
+
+static struct eds_arena *prog_arena;
+static struct eds_program *prog;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	struct eds_src srcs[FZ_NRULES];
+	static char names[FZ_NRULES][16];
+	for (size_t i = 0; i < FZ_NRULES; i++) {
+		snprintf(names[i], sizeof names[i], "-e #%zu", i + 1);
+		srcs[i] = (struct eds_src){ .name = names[i], .text = fz_rules[i], .len = strlen(fz_rules[i]) };
+	}
+	prog_arena = eds_arena_new(1 << 16);
+	struct eds_diags errs = { 0 };
+	if (eds_rules_compile(srcs, FZ_NRULES, prog_arena, &prog, &errs))
+		fz_fail("the fixed rules do not compile: %s", errs.n ? errs.v[0].msg : "(no message)");
+	eds_diags_release(&errs);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct eds_arena *a = eds_arena_new(1 << 16);
+	struct eds_src src = { .name = "fuzz.binpb", .text = (const char *)data, .len = size };
+	struct eds_diag d = { 0 };
+	ProtobufCMessage *cla;
+	if (eds_bin_decode(eds_schema_cla, &src, a, &eds_limits_default, &cla, &d)) {
+		eds_arena_free(a);
+		return 0;
+	}
+	struct eds_diags findings = { 0 };
+	struct eds_run_opts ro = { .mode = size & 1 ? EDS_RUN_CHECK : EDS_RUN_TRANSFORM,
+				   .skip_errors = (size >> 1) & 1,
+				   .findings = &findings,
+				   .input = &src };
+	bool changed = false;
+	int rc = eds_rules_run(prog, cla, a, &ro, &changed, &d);
+	if (rc && rc != EDS_E_RUNTIME)
+		fz_fail_diag("eds_rules_run", rc, &d);
+	if (rc == EDS_OK) {
+		struct eds_check_opts co = { .grpc = (size >> 2) & 1 };
+		eds_check_cla(cla, &co, &findings);
+		for (size_t i = 0; i < findings.n; i++)
+			if (!findings.v[i].msg[0] || !memchr(findings.v[i].msg, 0, sizeof findings.v[i].msg))
+				fz_fail("finding %zu has no message", i);
+		struct eds_buf out = { 0 }, txt = { 0 };
+		struct eds_encode_opts eo = { 0 };
+		fz_encode(eds_bin_encode, "binary encode of the result", cla, &eo, &out);
+		fz_decode(eds_bin_decode, "binary decode of the result", &out, a);
+		fz_encode(eds_text_encode, "text encode of the result", cla, &eo, &txt);
+		fz_decode(eds_text_decode, "text decode of the result", &txt, a);
+		eds_buf_release(&out);
+		eds_buf_release(&txt);
+	}
+	eds_diags_release(&findings);
+	eds_arena_free(a);
+	return 0;
+}
