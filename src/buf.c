@@ -16,7 +16,8 @@ int eds_buf_reserve(struct eds_buf *b, size_t n)
 {
 	if (b->overflow)
 		return -1;
-	if (b->cap - b->len >= n)
+	/* Even for n == 0, leave data non-NULL: callers write at data + len. */
+	if (b->data && b->cap - b->len >= n)
 		return 0;
 	size_t want = b->len + n;
 	if (b->max && want > b->max) {

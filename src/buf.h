@@ -26,9 +26,12 @@ void eds_buf_printf(struct eds_buf *b, const char *fmt, ...) __attribute__((form
 
 static inline void eds_buf_append(struct eds_buf *b, const void *p, size_t n)
 {
-	if (b->cap - b->len < n && eds_buf_reserve(b, n) < 0)
+	/* Even for n == 0: callers use data + len afterwards, so data must not
+	 * stay NULL (and p may be NULL when n == 0). */
+	if ((b->cap - b->len < n || !b->data) && eds_buf_reserve(b, n) < 0)
 		return;
-	memcpy(b->data + b->len, p, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 }
 static inline void eds_buf_putc(struct eds_buf *b, char c)

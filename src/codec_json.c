@@ -1498,18 +1498,24 @@ static int dec_map(struct dec *c, const ProtobufCFieldDescriptor *f, void *msg, 
 			memcpy(&recs[i], c->stk + base + i * per + sizeof(void *), sizeof *recs);
 	}
 	c->stk_len = mark;
-	if (recs) {
+	const struct map_rec *dup = NULL;
+	if (count > 1 && count <= 8) {
+		for (size_t i = 1; i < count && !dup; i++)
+			for (size_t j = 0; j < i && !dup; j++)
+				if (map_rec_cmp(&recs[i], &recs[j]) == 0)
+					dup = &recs[i];
+	} else if (count > 8) {
 		qsort(recs, count, sizeof *recs, map_rec_cmp);
-		for (size_t i = 1; i < count; i++) {
-			if (map_rec_cmp(&recs[i - 1], &recs[i]) == 0) {
-				const struct map_rec *later =
-					recs[i].start > recs[i - 1].start ? &recs[i] : &recs[i - 1];
-				return fail_at(c, EDS_E_DECODE, later->start, later->end,
-					       "duplicate key \"%.*s\" in %s",
-					       (int)(later->len > 60 ? 60 : later->len), later->key,
-					       map_what(what, sizeof what, f, wkt));
-			}
-		}
+		for (size_t i = 1; i < count && !dup; i++)
+			if (map_rec_cmp(&recs[i - 1], &recs[i]) == 0)
+				dup = recs[i].start > recs[i - 1].start ? &recs[i] : &recs[i - 1];
+	}
+	if (dup) {
+		if (!bare)
+			eds_path_push(&c->path, fname, -1);
+		return fail_at(c, EDS_E_DECODE, dup->start, dup->end, "duplicate key \"%.*s\" in %s",
+			       (int)(dup->len > 60 ? 60 : dup->len), dup->key,
+			       map_what(what, sizeof what, f, wkt));
 	}
 	set_count(msg, f, count, arr);
 	return EDS_OK;
@@ -1812,15 +1818,22 @@ static int dec_any(struct dec *c, Google__Protobuf__Any *any, unsigned depth)
 		if ((rc = open_container(c)))
 			return rc;
 		size_t count = 0;
-		bool more;
+		bool more, type_seen = false;
 		struct key key;
 		while (!(rc = next_key(c, &count, &key, &more)) && more) {
-			if (key.len == 5 && memcmp(key.s, "@type", 5) == 0) {
+			bool is_type = key.len == 5 && memcmp(key.s, "@type", 5) == 0;
+			bool is_value = key.len == 5 && memcmp(key.s, "value", 5) == 0;
+			if ((is_type && type_seen) || (is_value && m))
+				return fail_at(c, EDS_E_DECODE, key.start, key.end,
+					       "\"%s\" is given twice in google.protobuf.Any",
+					       is_type ? "@type" : "value");
+			if (is_type) {
+				type_seen = true;
 				if ((rc = skip_value(c)))
 					return rc;
 				continue;
 			}
-			if (key.len != 5 || memcmp(key.s, "value", 5) != 0 || m)
+			if (!is_value)
 				return fail_at(c, EDS_E_DECODE, key.start, key.end,
 					       "unknown field \"%.*s\" in google.protobuf.Any of type %s "
 					       "(expected only \"@type\" and \"value\")",
@@ -2225,6 +2238,69 @@ static int enc_map_key(struct enc *e, const ProtobufCFieldDescriptor *kf, const 
 	return rc;
 }
 
+static int map_key_cmp(const ProtobufCFieldDescriptor *kf, const ProtobufCMessage *a,
+		       const ProtobufCMessage *b)
+{
+	const char *ka = (const char *)a + kf->offset, *kb = (const char *)b + kf->offset;
+	if (kf->type == PROTOBUF_C_TYPE_STRING) {
+		const char *sa = *(char *const *)ka, *sb = *(char *const *)kb;
+		return strcmp(sa ? sa : "", sb ? sb : "");
+	}
+	return memcmp(ka, kb, elem_size(kf->type));
+}
+
+struct map_ix {
+	const ProtobufCFieldDescriptor *kf;
+	const ProtobufCMessage *entry;
+	size_t i;
+};
+
+static int map_ix_cmp(const void *a, const void *b)
+{
+	const struct map_ix *x = a, *y = b;
+	int r = map_key_cmp(x->kf, x->entry, y->entry);
+	if (r)
+		return r;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * A map given the same key twice (possible in binary input) means the last
+ * entry: flags the entries a later one overrides, or returns NULL if none.
+ */
+static bool *map_overridden(struct enc *e, const ProtobufCFieldDescriptor *kf,
+			    ProtobufCMessage *const *arr, size_t n)
+{
+	bool *skip = NULL;
+	if (n <= 16) {
+		for (size_t i = 0; i + 1 < n; i++) {
+			for (size_t j = i + 1; j < n && arr[i]; j++) {
+				if (arr[j] && map_key_cmp(kf, arr[i], arr[j]) == 0) {
+					if (!skip)
+						skip = eds_arena_zalloc(scratch(e), n * sizeof *skip);
+					skip[i] = true;
+					break;
+				}
+			}
+		}
+		return skip;
+	}
+	struct map_ix *ix = eds_arena_alloc(scratch(e), n * sizeof *ix);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (arr[i])
+			ix[m++] = (struct map_ix){ kf, arr[i], i };
+	qsort(ix, m, sizeof *ix, map_ix_cmp);
+	for (size_t k = 0; k + 1 < m; k++) {
+		if (map_key_cmp(kf, ix[k].entry, ix[k + 1].entry) == 0) {
+			if (!skip)
+				skip = eds_arena_zalloc(scratch(e), n * sizeof *skip);
+			skip[ix[k].i] = true;
+		}
+	}
+	return skip;
+}
+
 /* A map field as a JSON object; bare (Struct) keys get no field name. */
 static int enc_map(struct enc *e, const ProtobufCFieldDescriptor *f, const ProtobufCMessage *msg,
 		   unsigned depth, bool bare)
@@ -2233,17 +2309,19 @@ static int enc_map(struct enc *e, const ProtobufCFieldDescriptor *f, const Proto
 	ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
 	const ProtobufCMessageDescriptor *ed = f->descriptor;
 	const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
+	bool *skip = n > 1 ? map_overridden(e, kf, arr, n) : NULL;
 	bool first = true;
 	open_c(e, '{');
 	for (size_t i = 0; i < n; i++) {
 		const ProtobufCMessage *entry = arr[i];
-		if (!entry)
+		if (!entry || (skip && skip[i]))
 			continue;
-		const char *key = *(char *const *)((const char *)entry + kf->offset);
-		if (kf->type == PROTOBUF_C_TYPE_STRING)
+		if (kf->type == PROTOBUF_C_TYPE_STRING) {
+			const char *key = *(char *const *)((const char *)entry + kf->offset);
 			eds_path_push_key(&e->path, bare ? NULL : f->name, key ? key : "", key ? strlen(key) : 0);
-		else
+		} else {
 			eds_path_push(&e->path, bare ? NULL : f->name, (int64_t)i);
+		}
 		sep(e, &first);
 		int rc = enc_map_key(e, kf, (const char *)entry + kf->offset);
 		if (rc)

@@ -32,7 +32,8 @@
 
 #define EDS_RULES_MAX_RULES 1000000
 #define EDS_RULES_MAX_SOURCE ((size_t)64 << 20)
-#define EDS_RULES_MAX_REGEX 4096
+#define EDS_RULES_MAX_REGEX 4096      /* bytes of one regular expression */
+#define EDS_RULES_MAX_REGEXES 10000   /* per program: glibc's take ~10-75 KB each */
 #define EDS_RULES_MAX_NEST 256     /* parenthesis / literal nesting */
 #define EDS_RULES_MAX_ERRORS 200   /* per compile; then "too many errors" */
 #define EDS_INDEX_MIN_RUN 2        /* shortest run of equality rules indexed */
@@ -231,18 +232,32 @@ struct eds_node {
 	bool negate;      /* MATCH: !~ */
 	bool raw_enum;    /* PATH: read enum fields as numbers */
 	struct eds_span span;
-	struct eds_node *lhs, *rhs;
-	struct eds_node **kids; /* AND, OR, CONCAT */
-	size_t nkids;
-	struct eds_val val;     /* LIT */
-	struct eds_seg *segs;   /* PATH as written */
-	size_t nsegs;
-	struct eds_bpath *path; /* PATH, EXISTS: after binding */
-	unsigned cap;           /* CAP: $n */
-	regex_t *re;            /* MATCH */
-	unsigned re_id, re_nsub;
-	struct eds_cidr *cidr;  /* IN_CIDR */
+	struct eds_node *lhs, *rhs; /* NULL where a kind has none */
+	union {           /* by kind: programs of many rules are mostly nodes */
+		struct eds_val val; /* LIT */
+		struct {            /* PATH (EXISTS: its lhs is the PATH) */
+			struct eds_seg *segs; /* as written */
+			size_t nsegs;
+			struct eds_bpath *path; /* after binding */
+		};
+		struct {            /* AND, OR, CONCAT */
+			struct eds_node **kids;
+			size_t nkids;
+		};
+		struct {            /* MATCH */
+			regex_t *re;
+			unsigned re_id, re_nsub;
+		};
+		struct eds_cidr *cidr; /* IN_CIDR */
+		unsigned cap;          /* CAP: $n */
+	};
 };
+
+/* Does node kind k hold kids? */
+static inline bool eds_node_nary(const struct eds_node *n)
+{
+	return n->kind == EDS_N_AND || n->kind == EDS_N_OR || n->kind == EDS_N_CONCAT;
+}
 
 enum eds_ak { EDS_A_SET, EDS_A_DEL, EDS_A_DROP, EDS_A_ASSERT };
 
@@ -353,7 +368,8 @@ struct eds_run {
 	bool cap_valid;
 	regmatch_t cap[10];
 	struct eds_rcache *rcache;
-	struct eds_capmap *capmap;
+	struct eds_capmap *capmap; /* grown arrays -> capacity */
+	struct eds_capmap *konsts; /* program strings -> the run's copies */
 };
 
 /* Can v be stored where path p ends?  0, or -1 with a message in err

@@ -9,7 +9,9 @@
  * Regexes come from the user's rules and run on every target.  glibc's
  * regexec is a DFA-based matcher without exponential backtracking for
  * REG_EXTENDED without back-references, but its state set grows with the
- * pattern, so patterns are capped at EDS_RULES_MAX_REGEX bytes.
+ * pattern, so patterns are capped at EDS_RULES_MAX_REGEX bytes, and each
+ * compiled one takes 10 KB or more, so a program holds at most
+ * EDS_RULES_MAX_REGEXES.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -803,6 +805,10 @@ static void bind_node(struct binder *b, struct eds_node *n)
 			berr(b, n->rhs->span, "regular expression longer than %d bytes", EDS_RULES_MAX_REGEX);
 			return;
 		}
+		if (b->p->nregex >= EDS_RULES_MAX_REGEXES) {
+			berr(b, n->rhs->span, "too many regular expressions (at most %d)", EDS_RULES_MAX_REGEXES);
+			return;
+		}
 		n->re = eds_arena_zalloc(b->a, sizeof *n->re);
 		bool nosub = n->negate || !b->uses_captures;
 		int rc = regcomp(n->re, rv->s, REG_EXTENDED | (nosub ? REG_NOSUB : 0));
@@ -884,7 +890,7 @@ static bool uses_cap(const struct eds_node *n)
 		return true;
 	if (uses_cap(n->lhs) || uses_cap(n->rhs))
 		return true;
-	for (size_t i = 0; i < n->nkids; i++)
+	for (size_t i = 0; eds_node_nary(n) && i < n->nkids; i++)
 		if (uses_cap(n->kids[i]))
 			return true;
 	return false;
@@ -966,18 +972,19 @@ static void bind_rule(struct binder *b, struct eds_rule *r)
 					e->stype = EDS_V_NUM;
 				}
 			} else if (known(e->stype)) {
-				/* Check the type only: a representative value of it. */
+				/* Only the type is known: check a representative value
+				 * of it.  A string for an enum or a Duration is checked
+				 * when its text is known. */
 				struct eds_val probe = { .k = e->stype };
 				if (e->stype == EDS_V_STR) {
+					if (t->path->is_enum || t->path->fkind == EDS_FK_DURATION)
+						break;
 					probe.s = "x";
 					probe.len = 1;
 				}
 				if (e->stype == EDS_V_NUM)
 					probe.n = t->path->cons && t->path->cons->range ? t->path->cons->min : 1;
-				if (e->stype == EDS_V_STR && t->path->is_enum)
-					break; /* names are checked when the value is known */
-				if (e->stype != EDS_V_OBJ && e->stype != EDS_V_LIST && e->stype != EDS_V_MSG &&
-				    eds_check_store(t->path, name, nlen, &probe, NULL, err, sizeof err)) {
+				if (eds_check_store(t->path, name, nlen, &probe, NULL, err, sizeof err)) {
 					berr(b, e->span, "%s", err);
 					break;
 				}
@@ -1014,7 +1021,7 @@ static bool rule_reads_siblings(const struct eds_node *n, unsigned scope)
 	}
 	if (rule_reads_siblings(n->lhs, scope) || rule_reads_siblings(n->rhs, scope))
 		return true;
-	for (size_t i = 0; i < n->nkids; i++)
+	for (size_t i = 0; eds_node_nary(n) && i < n->nkids; i++)
 		if (rule_reads_siblings(n->kids[i], scope))
 			return true;
 	return false;

@@ -613,9 +613,11 @@ static size_t elem_size(const ProtobufCFieldDescriptor *f)
 
 /* ---- growable pointer arrays ---- */
 
+/* Pointer -> value tables of a run, in the request arena: the capacity of
+ * the arrays a run grew, and the run's copy of each program constant. */
 struct eds_capmap {
-	void **keys;
-	size_t *caps;
+	const void **keys;
+	uintptr_t *vals;
 	size_t mask, used;
 };
 
@@ -628,21 +630,21 @@ static size_t ptr_hash(const void *p)
 	return (size_t)x;
 }
 
-static size_t *capmap_slot(struct eds_run *r, void *arr, bool insert)
+static uintptr_t *ptrmap_slot(struct eds_run *r, struct eds_capmap **mp, const void *key, bool insert)
 {
-	struct eds_capmap *m = r->capmap;
+	struct eds_capmap *m = *mp;
 	if (!m) {
 		if (!insert)
 			return NULL;
-		m = r->capmap = eds_arena_zalloc(r->req, sizeof *m);
+		m = *mp = eds_arena_zalloc(r->req, sizeof *m);
 		m->mask = 63;
 		m->keys = eds_arena_zalloc(r->req, 64 * sizeof *m->keys);
-		m->caps = eds_arena_zalloc(r->req, 64 * sizeof *m->caps);
+		m->vals = eds_arena_zalloc(r->req, 64 * sizeof *m->vals);
 	}
 	if (insert && (m->used + 1) * 2 > m->mask + 1) {
 		size_t ncap = (m->mask + 1) * 2;
-		void **keys = eds_arena_zalloc(r->req, ncap * sizeof *keys);
-		size_t *caps = eds_arena_zalloc(r->req, ncap * sizeof *caps);
+		const void **keys = eds_arena_zalloc(r->req, ncap * sizeof *keys);
+		uintptr_t *vals = eds_arena_zalloc(r->req, ncap * sizeof *vals);
 		for (size_t i = 0; i <= m->mask; i++) {
 			if (!m->keys[i])
 				continue;
@@ -650,23 +652,32 @@ static size_t *capmap_slot(struct eds_run *r, void *arr, bool insert)
 			while (keys[j])
 				j = (j + 1) & (ncap - 1);
 			keys[j] = m->keys[i];
-			caps[j] = m->caps[i];
+			vals[j] = m->vals[i];
 		}
 		m->keys = keys;
-		m->caps = caps;
+		m->vals = vals;
 		m->mask = ncap - 1;
 	}
-	for (size_t i = ptr_hash(arr) & m->mask;; i = (i + 1) & m->mask) {
-		if (m->keys[i] == arr)
-			return &m->caps[i];
+	for (size_t i = ptr_hash(key) & m->mask;; i = (i + 1) & m->mask) {
+		if (m->keys[i] == key)
+			return &m->vals[i];
 		if (!m->keys[i]) {
 			if (!insert)
 				return NULL;
-			m->keys[i] = arr;
+			m->keys[i] = key;
 			m->used++;
-			return &m->caps[i];
+			return &m->vals[i];
 		}
 	}
+}
+
+/* The run's copy of a constant string of the program (copied once). */
+static const char *konst(struct eds_run *r, const char *s, size_t len)
+{
+	uintptr_t *slot = ptrmap_slot(r, &r->konsts, s, true);
+	if (!*slot)
+		*slot = (uintptr_t)eds_arena_strndup(r->req, s, len);
+	return (const char *)*slot;
 }
 
 /* Append item to the pointer array at *arrp holding *np elements. */
@@ -675,7 +686,7 @@ static void ptr_append(struct eds_run *r, void ***arrp, size_t *np, void *item)
 	size_t n = *np;
 	void **arr = *arrp;
 	if (n >= 4 && arr) {
-		size_t *cap = capmap_slot(r, arr, false);
+		uintptr_t *cap = ptrmap_slot(r, &r->capmap, arr, false);
 		if (cap && *cap > n) {
 			arr[n] = item;
 			*np = n + 1;
@@ -688,7 +699,7 @@ static void ptr_append(struct eds_run *r, void ***arrp, size_t *np, void *item)
 		memcpy(na, arr, n * sizeof *na);
 	na[n] = item;
 	if (ncap > n + 1)
-		*capmap_slot(r, na, true) = ncap;
+		*ptrmap_slot(r, &r->capmap, na, true) = ncap;
 	*arrp = na;
 	*np = n + 1;
 }
@@ -882,7 +893,7 @@ static ProtobufCMessage **map_find(ProtobufCMessage *m, const struct eds_step *s
 static ProtobufCMessage *map_add(struct eds_run *r, ProtobufCMessage *m, const struct eds_step *s)
 {
 	ProtobufCMessage *e = new_msg(r, s->f->descriptor);
-	FIELD(e, EDS_STEP_KF(s)->offset, const char *) = eds_arena_strndup(r->req, s->key, s->klen);
+	FIELD(e, EDS_STEP_KF(s)->offset, const char *) = konst(r, s->key, s->klen);
 	ptr_append(r, (void ***)((char *)m + s->f->offset), (size_t *)((char *)m + s->f->quantifier_offset), e);
 	mark(r);
 	return e;
@@ -892,7 +903,7 @@ static Value *skey_add(struct eds_run *r, Struct *st, const struct eds_step *s)
 {
 	FieldsEntry *e = eds_arena_alloc(r->req, sizeof *e);
 	google__protobuf__struct__fields_entry__init(e);
-	e->key = eds_arena_strndup(r->req, s->key, s->klen);
+	e->key = (char *)konst(r, s->key, s->klen);
 	e->value = (Value *)new_msg(r, value_desc);
 	ptr_append(r, (void ***)&st->fields, &st->n_fields, e);
 	mark(r);
@@ -1356,10 +1367,8 @@ static bool store_scalar(void *ptr, const ProtobufCFieldDescriptor *f, const str
 		const char *old = *(char **)ptr;
 		if (old && strlen(old) == v->len && memcmp(old, v->s, v->len) == 0)
 			return false;
-		if (!old && v->len == 0)
-			return false;
 		*(const char **)ptr = owned ? owned : v->s;
-		return true;
+		return old != NULL || v->len != 0; /* NULL reads as "" */
 	}
 	case PROTOBUF_C_TYPE_BYTES: {
 		ProtobufCBinaryData *b = ptr;
@@ -1385,8 +1394,8 @@ static int store_field(struct eds_run *r, ProtobufCMessage *m, const ProtobufCFi
 		bool has_flag = f->label == PROTOBUF_C_LABEL_OPTIONAL && !oneof && f->type != PROTOBUF_C_TYPE_STRING &&
 				f->type != PROTOBUF_C_TYPE_MESSAGE;
 		bool had = has_flag ? FIELD(m, f->quantifier_offset, protobuf_c_boolean) != 0 : selected;
-		if (!selected && f->type == PROTOBUF_C_TYPE_STRING)
-			*(char **)ptr = NULL; /* the union held another member */
+		if (!selected)
+			memset(ptr, 0, elem_size(f)); /* the union held another member */
 		bool diff = store_scalar(ptr, f, v, enum_num, owned);
 		if (!had) {
 			if (oneof)
@@ -1951,8 +1960,10 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 		} else if (eds_check_store(bp, name, (size_t)nl, &v, &enum_num, err, sizeof err)) {
 			return eds_run_fail(r, a->expr->span, "%s", err);
 		}
-		const char *owned = v.k == EDS_V_STR && (v.slice || v.konst) ? eds_arena_strndup(r->req, v.s, v.len)
-									 : NULL;
+		const char *owned = v.k != EDS_V_STR ? NULL
+				    : v.konst ? konst(r, v.s, v.len)
+				    : v.slice ? eds_arena_strndup(r->req, v.s, v.len)
+					      : NULL;
 		return write_path(r, bp, &v, enum_num, owned);
 	}
 	case EDS_A_DEL:

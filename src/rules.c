@@ -88,13 +88,13 @@ static void release_node(struct eds_node *n)
 {
 	if (!n)
 		return;
-	if (n->re) {
+	if (n->kind == EDS_N_MATCH && n->re) {
 		regfree(n->re);
 		n->re = NULL;
 	}
 	release_node(n->lhs);
 	release_node(n->rhs);
-	for (size_t i = 0; i < n->nkids; i++)
+	for (size_t i = 0; eds_node_nary(n) && i < n->nkids; i++)
 		release_node(n->kids[i]);
 }
 

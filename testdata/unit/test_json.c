@@ -1,7 +1,9 @@
 /*
  * Unit tests of the proto3 JSON codec (src/codec_json.c): round trips of a
  * CLA built in C, exact output, accepted input variants, every error class
- * with its message, path and location, depth limits, eds_json_locate.
+ * (syntax, types, ranges, unknown names, duplicates, limits) with its exact
+ * message, field path and line:col, encode errors, number printing, and
+ * eds_json_locate.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -773,7 +775,10 @@ static void test_errors(void)
 		{ "{} x", EDS_E_DECODE, "invalid JSON: unexpected text after the top-level object", "", 1, 4 },
 		{ "{\"clusterName\": \"a\"", EDS_E_DECODE, "invalid JSON: unexpected end of input", "", 1, 20 },
 		{ "{\"namedEndpoints\": {\"a\": {}, \"b\": {}, \"a\": {}}}", EDS_E_DECODE,
-		  "duplicate key \"a\" in map field \"named_endpoints\"", "", 1, 39 },
+		  "duplicate key \"a\" in map field \"named_endpoints\"", "named_endpoints", 1, 39 },
+		{ "{\"namedEndpoints\": {\"a\": {}, \"b\": {}, \"c\": {}, \"d\": {}, \"e\": {}, \"f\": {}, \"g\": {},"
+		  " \"h\": {}, \"i\": {}, \"d\": {}, \"j\": {}}}",
+		  EDS_E_DECODE, "duplicate key \"d\" in map field \"named_endpoints\"", "named_endpoints", 1, 102 },
 		{ "{\"endpoints\":[{\"metadata\":{\"filterMetadata\":{\"f\":{\"x\":1,\"x\":2}}}}]}", EDS_E_DECODE,
 		  "duplicate key \"x\" in google.protobuf.Struct", "endpoints[0].metadata.filter_metadata[\"f\"]", 1,
 		  57 },
@@ -854,6 +859,10 @@ static void test_errors(void)
 		  "\"type.googleapis.com/envoy.config.core.v3.Pipe\",\"@type\":\"x\"}}}}]}",
 		  EDS_E_DECODE, "\"@type\" is given twice in google.protobuf.Any",
 		  "endpoints[0].metadata.typed_filter_metadata[\"k\"]", 1, 112 },
+		{ "{\"endpoints\":[{\"metadata\":{\"typedFilterMetadata\":{\"k\":{\"@type\":"
+		  "\"type.googleapis.com/google.protobuf.Value\",\"value\":1,\"value\":2}}}}]}",
+		  EDS_E_DECODE, "\"value\" is given twice in google.protobuf.Any",
+		  "endpoints[0].metadata.typed_filter_metadata[\"k\"]", 1, 118 },
 		{ "{\"endpoints\":[{\"metadata\":{\"typedFilterMetadata\":{\"k\":{\"a\":1}}}}]}", EDS_E_DECODE,
 		  "missing \"@type\" in google.protobuf.Any", "endpoints[0].metadata.typed_filter_metadata[\"k\"]",
 		  1, 55 },
@@ -1113,6 +1122,49 @@ static void test_encode_errors(void)
 	eds_buf_release(&b);
 }
 
+/* Binary input may repeat a map key: the last entry wins, each key printed once. */
+static void test_repeated_map_keys(void)
+{
+	struct eds_diag d;
+	int rc;
+	Cla *cla = new_msg(CLA_DESC);
+	const char *keys[] = { "a", "b", "a" };
+	const char *hosts[] = { "first", "b", "last" };
+	cla->n_named_endpoints = 3;
+	cla->named_endpoints = array(3);
+	for (int i = 0; i < 3; i++) {
+		Envoy__Config__Endpoint__V3__ClusterLoadAssignment__NamedEndpointsEntry *ne =
+			new_msg(&envoy__config__endpoint__v3__cluster_load_assignment__named_endpoints_entry__descriptor);
+		ne->key = (char *)keys[i];
+		ne->value = new_msg(&envoy__config__endpoint__v3__endpoint__descriptor);
+		ne->value->hostname = (char *)hosts[i];
+		cla->named_endpoints[i] = ne;
+	}
+	char *js = encode(&cla->base, false, false, &rc, &d);
+	CHECK(rc == 0 && strcmp(js, "{\"namedEndpoints\":{\"b\":{\"hostname\":\"b\"},\"a\":{\"hostname\":\"last\"}}}\n") == 0,
+	      "small map: %s", js);
+
+	/* a Struct of 40 entries, keys k0..k19 twice: the sorting path */
+	St *st = new_msg(&google__protobuf__struct__descriptor);
+	st->n_fields = 40;
+	st->fields = array(40);
+	for (int i = 0; i < 40; i++) {
+		Google__Protobuf__Struct__FieldsEntry *fe = new_msg(&google__protobuf__struct__fields_entry__descriptor);
+		fe->key = eds_arena_alloc(A, 8);
+		snprintf(fe->key, 8, "k%d", i % 20);
+		fe->value = num_val(i);
+		st->fields[i] = fe;
+	}
+	Val *v = struct_val(st);
+	js = encode(&v->base, false, false, &rc, &d);
+	char want[512], *p = want;
+	p += sprintf(p, "{");
+	for (int i = 20; i < 40; i++)
+		p += sprintf(p, "%s\"k%d\":%d", i > 20 ? "," : "", i % 20, i);
+	sprintf(p, "}\n");
+	CHECK(rc == 0 && strcmp(js, want) == 0, "large struct:\n%s\nwant:\n%s", js, want);
+}
+
 static void test_numbers(void)
 {
 	struct eds_diag d;
@@ -1224,6 +1276,7 @@ int main(void)
 	test_errors();
 	test_depth();
 	test_encode_errors();
+	test_repeated_map_keys();
 	test_numbers();
 	test_locate();
 	eds_arena_free(A);

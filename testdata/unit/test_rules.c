@@ -301,6 +301,9 @@ static void test_compile_errors(void)
 		    "\"cla.policy.overprovisioning_factor\" takes a whole number, not 1.5", 41, 3);
 	COMPILE_ERR("set cluster = \"\"", "\"cluster\" must not be empty", 14, 2);
 	COMPILE_ERR("set hostname = port", "\"hostname\" takes a string, not a number", 15, 4);
+	COMPILE_ERR("set hostname = metadata[\"a\"]", "\"hostname\" takes a string, not an object", 15, 13);
+	COMPILE_ERR("set metadata[\"a\"] = hostname", "\"metadata[\"a\"]\" takes an object, not a string", 20, 8);
+	CHECK(compile_ok("set cla.policy.endpoint_stale_after = cluster + \"s\"") != NULL, "string to duration at run time");
 	COMPILE_ERR("\"a\" + 1 == \"b\" { drop }", "'+' joins strings, got a string and a number", 0, 7);
 	COMPILE_ERR("port == \"80\" { drop }", "cannot compare a number with a string", 0, 12);
 	COMPILE_ERR("zone < true { drop }", "cannot compare a string with a boolean", 0, 11);
@@ -586,6 +589,21 @@ static void test_set(void)
 	CHECK(c->policy->weighted_priority_health, "bool");
 	CHECK_STR(c->cluster_name, "renamed");
 	CHECK(ep_at(c, 1, 0)->endpoint->health_check_config->port_value == 8081, "health check port");
+	/* Oneof members: setting one replaces the other. */
+	run_ok("port == 9090 { set lb_endpoint.endpoint.address.socket_address.named_port = \"\" }", c);
+	{
+		Envoy__Config__Core__V3__SocketAddress *sa = ep_at(c, 0, 0)->endpoint->address->socket_address;
+		CHECK(sa->port_specifier_case == ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER_NAMED_PORT &&
+			      sa->named_port && sa->named_port[0] == '\0',
+		      "named_port set to \"\"");
+	}
+	CHECK(run_ok("exists(lb_endpoint.endpoint.address.socket_address.named_port) { set port = 0 }", c), "changed");
+	{
+		Envoy__Config__Core__V3__SocketAddress *sa = ep_at(c, 0, 0)->endpoint->address->socket_address;
+		CHECK(sa->port_specifier_case == ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER_PORT_VALUE &&
+			      sa->port_value == 0,
+		      "port_value 0 replaces named_port");
+	}
 	run_ok("set cla.policy.endpoint_stale_after = 30", c);
 	CHECK(c->policy->endpoint_stale_after->seconds == 30 && c->policy->endpoint_stale_after->nanos == 0,
 	      "duration from seconds");
@@ -1149,6 +1167,50 @@ static void test_limits_and_misc(void)
 		CHECK_STR(errs.v[errs.n - 1].msg, "too many errors, giving up");
 	eds_diags_release(&errs);
 	free(many);
+	/* The result does not point into the program: free the program and
+	 * overwrite its memory, the values set stay. */
+	eds_arena_reset(A);
+	c = cla_from(EG);
+	run_ok("region =~ \"backend/(1)$\" { set metadata[\"new.ns\"].key = \"literal\" + $1; set hostname = \"lit\" }\n"
+	       "set metadata[\"new.ns\"].obj = {\"k\": [\"v\"]}",
+	       c);
+	eds_rules_release(LAST);
+	LAST = NULL;
+	eds_arena_reset(PA);
+	memset(eds_arena_alloc(PA, 1 << 16), 'X', 1 << 16);
+	CHECK_STR(md_str(ep_at(c, 1, 0), "new.ns", "key"), "literal1");
+	CHECK_STR(host_of(ep_at(c, 1, 0)), "lit");
+	CHECK_STR(ns_of(ep_at(c, 0, 0)->metadata, "new.ns")->fields[0]->key, "obj");
+	const Val *obj = key_of(ns_of(ep_at(c, 0, 0)->metadata, "new.ns"), "obj");
+	CHECK(obj && strcmp(obj->struct_value->fields[0]->key, "k") == 0 &&
+		      strcmp(obj->struct_value->fields[0]->value->list_value->values[0]->string_value, "v") == 0,
+	      "object literal copied");
+	CHECK_STR(ep_at(c, 0, 0)->metadata->filter_metadata[0]->key, "new.ns");
+	/* At most EDS_RULES_MAX_REGEXES regular expressions. */
+	{
+		size_t rcap = (size_t)(EDS_RULES_MAX_REGEXES + 1) * 24 + 1, rat = 0;
+		char *rx = malloc(rcap);
+		for (int i = 0; i <= EDS_RULES_MAX_REGEXES; i++)
+			rat += (size_t)snprintf(rx + rat, rcap - rat, "zone =~ \"a\" { drop }\n");
+		const char *rxp = rx;
+		eds_arena_reset(PA);
+		CHECK(compile_n(&rxp, 1, PA, &errs) == NULL && errs.n == 1, "%zu errors", errs.n);
+		if (errs.n)
+			CHECK_STR(errs.v[0].msg, "too many regular expressions (at most 10000)");
+		eds_diags_release(&errs);
+		free(rx);
+	}
+	/* A source over the size limit is refused without being read. */
+	{
+		struct eds_src huge = { "huge.edsmod", "drop", EDS_RULES_MAX_SOURCE + 1 };
+		struct eds_program *hp = NULL;
+		eds_arena_reset(PA);
+		CHECK(eds_rules_compile(&huge, 1, PA, &hp, &errs) == EDS_E_RULES && !hp && errs.n == 1,
+		      "huge source refused");
+		if (errs.n)
+			CHECK_STR(errs.v[0].msg, "rules source is larger than 64 MiB");
+		eds_diags_release(&errs);
+	}
 	/* eds_rules_run with an empty program does nothing */
 	bool ch = true;
 	struct eds_diag d = { 0 };
