@@ -238,6 +238,8 @@ int cmd_check(int argc, char **argv)
 	else if (nerrors || (strict && nwarnings))
 		rc = EDS_FINDINGS;
 	eds_arena_free(arena);
+	if (prog)
+		eds_rules_release(prog);
 	eds_arena_free(prog_arena);
 done:
 	eds_cli_rules_release(&rules);

@@ -15,7 +15,10 @@
  * Status codes: bytes that do not decode -> INVALID_ARGUMENT; a rule that
  * fails, renames the cluster or leaves an invalid CLA -> FAILED_PRECONDITION
  * (the request was fine; this server's rules cannot handle it), naming the
- * cluster, the rule and the finding.
+ * cluster, the rule and the finding.  The inline CLA of a STRICT_DNS or
+ * LOGICAL_DNS cluster names hosts, so its ip-literal findings are no error.
+ * EDSMOD_SERVE_TEST_DELAY_MS=N (for tests) holds every call N ms so a test
+ * can signal the server while a call is in flight.
  *
  * No gRPC call here: the transport is serve_grpc.c.  Threads: the main
  * thread waits for signals (SIGHUP reloads the -f files, SIGTERM/SIGINT

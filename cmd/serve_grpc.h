@@ -12,12 +12,12 @@
  * the handler with method -1 and no payload.  The handler must answer every
  * call; it never blocks on the network.
  *
- * Ownership: serve_grpc_start copies nothing it is given but the listener
- * addresses' results; cfg and the PEM strings must outlive the server.
- * Errors: serve_grpc_start returns NULL with a message in err (a bad
- * address, a port in use, unusable TLS material).  serve_grpc_stop stops
- * accepting calls, lets in-flight calls finish for up to grace_ms, then
- * cancels the rest, joins the workers and frees everything.
+ * Ownership: cfg (with its method paths and PEM strings) must outlive the
+ * server; serve_grpc_start fills in ls[i].port.  It returns NULL with a
+ * message in err on a bad address, a port in use or unusable TLS material,
+ * having released everything.  serve_grpc_stop stops accepting calls, lets
+ * in-flight calls finish for up to grace_ms, cancels the rest, joins the
+ * workers and frees everything, gRPC core included.
  */
 #ifndef EDS_SERVE_GRPC_H
 #define EDS_SERVE_GRPC_H

@@ -290,6 +290,8 @@ free_all:
 	eds_buf_release(&out);
 	eds_arena_free(arena);
 free_prog:
+	if (t.prog)
+		eds_rules_release(t.prog);
 	eds_arena_free(prog_arena);
 done:
 	eds_cli_rules_release(&rules);

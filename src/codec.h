@@ -3,7 +3,7 @@
  * driven by protobuf-c's descriptors (no code per message type).
  *
  *   binary  codec_bin.c   protobuf wire format; unknown fields survive
- *   json    codec_json.c  proto3 JSON mapping (jansson parses, we print)
+ *   json    codec_json.c  proto3 JSON mapping, parsed and printed in one pass
  *   text    codec_text.c  protobuf text format, as protoc --decode/--encode
  *
  * Decoders build the message in the request arena they are given: every

@@ -121,14 +121,15 @@ int eds_run_fail(struct eds_run *r, struct eds_span span, const char *fmt, ...)
 	rule_where(r, where, sizeof where);
 	struct eds_diag *d = r->d;
 	eds_diag_clear(d);
-	if (path[0] && what[0])
-		eds_diag_setf(d, EDS_E_RUNTIME, "%s failed on %s (%s): %s", where, path, what, detail);
-	else if (path[0])
-		eds_diag_setf(d, EDS_E_RUNTIME, "%s failed on %s: %s", where, path, detail);
+	const char *in = r->opts && r->opts->input ? r->opts->input->name : NULL;
+	char on[400];
+	snprintf(on, sizeof on, "%s%s%s%s%s%s", path, what[0] ? " (" : "", what, what[0] ? ")" : "",
+		 in ? (path[0] ? " of " : "") : "", in ? in : "");
+	if (on[0])
+		eds_diag_setf(d, EDS_E_RUNTIME, "%s failed on %s: %s", where, on, detail);
 	else
 		eds_diag_setf(d, EDS_E_RUNTIME, "%s failed: %s", where, detail);
 	d->severity = EDS_SEV_ERROR;
-	snprintf(d->path, sizeof d->path, "%s", path);
 	return eds_diag_span(d, &r->p->srcs[r->rule->src], span.start, span.end);
 }
 

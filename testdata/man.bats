@@ -10,7 +10,7 @@ load helper
 }
 
 @test "check-man notices an undocumented option" {
-	sed 's/^\.It Fl -strict$/.It Fl -strikt/' "$TOP/man/edsmod.1" >"$BATS_TEST_TMPDIR/page.1"
+	sed 's/Fl -strict/Fl -strikt/g' "$TOP/man/edsmod.1" >"$BATS_TEST_TMPDIR/page.1"
 	run "$TOP/scripts/check-man" "$BATS_TEST_TMPDIR/page.1"
 	assert_failure
 	assert_output --partial "option --strict is accepted by cmd/ but not documented"
@@ -28,4 +28,28 @@ load helper
 	run bash -c "MANWIDTH=80 man --warnings -l '$TOP/man/edsmod.1' 2>&1 >/dev/null"
 	assert_success
 	assert_output ""
+}
+
+@test "every EXAMPLES command of the man page runs; job examples print their golden output" {
+	cp -R "$TOP/testdata" "$BATS_TEST_TMPDIR/testdata"
+	cd "$BATS_TEST_TMPDIR"
+	export PATH="$EDSMOD_BUILD:$PATH"
+	local n=0 cmd last
+	while IFS= read -r cmd; do
+		n=$((n + 1))
+		run --separate-stderr bash -c "$cmd"
+		if [ "$status" != 0 ]; then
+			echo "example failed (exit $status): $cmd"
+			echo "$stderr"
+			return 1
+		fi
+		last=${cmd##* }
+		case "$cmd" in
+		*" -i "*) # in place: the file now holds what the golden case prints
+			diff -u "$TOP/${last%/in.txtpb}/out" "$last" ;;
+		*testdata/rules/job*/in.txtpb)
+			diff -u "$TOP/${last%/in.txtpb}/out" <(printf '%s\n' "$output") ;;
+		esac
+	done < <("$TOP/scripts/man-examples")
+	[ "$n" -ge 10 ]
 }

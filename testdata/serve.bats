@@ -261,6 +261,18 @@ call() {
 	kill -0 "$SERVER_PID"
 }
 
+@test "--max-message-size: a larger request is refused, the server keeps serving" {
+	start_server --listen 127.0.0.1:0 -f "$RULES" --max-message-size 1K
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	call "127.0.0.1:$PORT" "$M/PostTranslateModify" "$BATS_FILE_TMPDIR/translate.req"
+	assert_output --regexp '^RESOURCE_EXHAUSTED'
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	run -2 "$SERVE" --max-message-size 3G
+	assert_output --partial 'bad --max-message-size "3G"'
+}
+
 @test "rules that fail, rename the cluster or leave an invalid CLA give FAILED_PRECONDITION" {
 	local r=$BATS_TEST_TMPDIR/r.edsmod
 	printf 'region =~ "backend/1$" { set address = "api.example.com" }\n' >"$r"
