@@ -42,8 +42,8 @@ edsmod_case() {
 	done <"$dir/args"
 	local want_status=0
 	[ -f "$dir/status" ] && want_status=$(cat "$dir/status")
-	(cd "$dir" && edsmod "${args[@]}") >"$tmp/stdout" 2>"$tmp/stderr"
-	local status=$?
+	local status=0
+	(cd "$dir" && edsmod "${args[@]}") >"$tmp/stdout" 2>"$tmp/stderr" || status=$?
 	# Paths in messages are shown relative to the case directory.
 	if [ "${EDSMOD_UPDATE_GOLDEN:-0}" = 1 ]; then
 		if [ -s "$tmp/stdout" ]; then cp "$tmp/stdout" "$dir/out"; else rm -f "$dir/out"; fi

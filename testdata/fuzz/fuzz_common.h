@@ -16,7 +16,9 @@
  * (text and JSON print NaN without its payload), (b) every google.protobuf.Any
  * of a known type re-packed (text and JSON expand Any, so its value comes
  * back in canonical field order), (c) map entries sorted by key, stably
- * (the text printer sorts them, as protoc does), and a missing message value
+ * (the text printer sorts them, as protoc does) with one entry per key (the
+ * last, as protobuf parsers keep; the JSON printer prints a key once), a
+ * missing message value
  * in a map entry made an empty message (text and JSON print one), and, for
  * the JSON leg only,
  * (d) unknown fields dropped (proto3 JSON cannot carry them).  Both sides of
@@ -161,9 +163,11 @@ FZ_UNUSED static void fz_map_value(ProtobufCMessage *e, struct eds_arena *a)
 	protobuf_c_message_init(d, *p);
 }
 
-/* Stable (merge) sort of a map's entries by key: the text printer sorts
- * them as protoc does, the other encodings keep their order. */
-FZ_UNUSED static void fz_sort_map(ProtobufCMessage **v, size_t n, struct eds_arena *a)
+/* Stable (merge) sort of a map's entries by key, then the last of each key
+ * kept (the text printer sorts them, as protoc does; a repeated key is
+ * replaced, as protobuf parsers do, and the JSON printer prints it once).
+ * Returns the new count. */
+FZ_UNUSED static size_t fz_sort_map(ProtobufCMessage **v, size_t n, struct eds_arena *a)
 {
 	ProtobufCMessage **tmp = eds_arena_alloc(a, n * sizeof *tmp);
 	for (size_t w = 1; w < n; w *= 2) {
@@ -178,6 +182,13 @@ FZ_UNUSED static void fz_sort_map(ProtobufCMessage **v, size_t n, struct eds_are
 			memcpy(v + lo, tmp + lo, (hi - lo) * sizeof *v);
 		}
 	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n && fz_key_cmp(v[i], v[i + 1]) == 0)
+			continue;
+		v[k++] = v[i];
+	}
+	return k;
 }
 
 FZ_UNUSED static void fz_norm_msg(ProtobufCMessage *m, struct eds_arena *a, int strip, unsigned depth)
@@ -207,7 +218,7 @@ FZ_UNUSED static void fz_norm_msg(ProtobufCMessage *m, struct eds_arena *a, int 
 				if (fz_is_map_entry(f->descriptor)) {
 					for (size_t j = 0; j < n; j++)
 						fz_map_value(v[j], a);
-					fz_sort_map(v, n, a);
+					*(size_t *)((char *)m + f->quantifier_offset) = fz_sort_map(v, n, a);
 				}
 			} else if (f->type == PROTOBUF_C_TYPE_DOUBLE) {
 				for (size_t j = 0; j < n; j++)
@@ -262,6 +273,19 @@ FZ_UNUSED static void fz_same(const char *what, const struct eds_buf *want, cons
 	while (i < want->len && i < got->len && want->data[i] == got->data[i])
 		i++;
 	fprintf(stderr, "--- first difference at byte %zu\n", i);
+	/* FZ_DUMP=PREFIX: also write PREFIX.want/.got/.via for protoc --decode and diff */
+	const char *dump = getenv("FZ_DUMP");
+	const struct eds_buf *files[] = { want, got, via };
+	static const char *const ext[] = { "want", "got", "via" };
+	for (int k = 0; dump && k < 3; k++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s.%s", dump, ext[k]);
+		FILE *fp = files[k] ? fopen(path, "wb") : NULL;
+		if (fp) {
+			fwrite(files[k]->data ? files[k]->data : "", 1, files[k]->len, fp);
+			fclose(fp);
+		}
+	}
 	fz_dump("expected binary", want->data, want->len);
 	fz_dump("binary after the round trip", got->data, got->len);
 	if (via)
