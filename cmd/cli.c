@@ -136,12 +136,14 @@ void eds_cli_render(FILE *f, const struct eds_diag *d)
 	if (d->id)
 		fprintf(f, " [%s]", d->id);
 	const struct eds_src *src = d->src;
+	/* a path the message already names (rule failures) is not repeated */
+	const char *path = d->path[0] && !strstr(d->msg, d->path) ? d->path : "";
 	if (src && d->loc == EDS_LOC_SPAN) {
 		unsigned line, col;
 		eds_src_linecol(src, d->span.start, &line, &col);
 		fprintf(f, " at %s:%u:%u", src->name, line, col);
-		if (d->path[0])
-			fprintf(f, " (%s)", d->path);
+		if (path[0])
+			fprintf(f, " (%s)", path);
 		fputs(":\n", f);
 		show_source(f, src, d->span);
 		return;
@@ -150,8 +152,8 @@ void eds_cli_render(FILE *f, const struct eds_diag *d)
 		fprintf(f, " at %s: byte %u", src->name, d->span.start);
 	else if (src)
 		fprintf(f, " at %s", src->name);
-	if (d->path[0])
-		fprintf(f, src ? " (%s)" : " at %s", d->path);
+	if (path[0])
+		fprintf(f, src ? " (%s)" : " at %s", path);
 	fputc('\n', f);
 }
 
