@@ -1,33 +1,44 @@
 /*
- * Binary protobuf.  protobuf-c does the unpacking and packing; it gives no
- * reason when input is malformed and it recurses without a depth limit, so a
- * validating pre-scan walks the wire data first against the descriptor: it
- * reports the first problem with its byte offset and field path (truncation,
- * bad varint, wrong wire type, invalid UTF-8, nesting too deep) and only then
- * lets protobuf-c build the message in the arena.
+ * Binary protobuf, driven by protobuf-c's descriptors but without its
+ * unpack and pack: protobuf-c gives no reason when input is malformed,
+ * recurses without a depth limit, loses scalars when it merges a repeated
+ * singular message field, and its pack recomputes every sub-message's size
+ * at every level above it.
+ *
+ * Decoding is one pass over the wire data that validates as it builds the
+ * protobuf-c structs in the arena: the first problem is reported with its
+ * byte offset and field path (truncation, bad varint, wrong wire type,
+ * invalid UTF-8 or NUL in a string, nesting too deep).  Repeats follow
+ * protobuf: a singular message field seen again is merged into the message
+ * already there, the last value of a singular scalar wins, a oneof member
+ * replaces another, repeated fields append (packed or not).  Unknown fields
+ * are kept as protobuf-c keeps them, so that encoding writes them back.
+ *
+ * Encoding is two passes: the first computes each sub-message's size once,
+ * in visitation order, into a side array; the second writes the bytes into
+ * room reserved for exactly the total, taking the sizes in the same order.
+ * The bytes are exactly those of protobuf_c_message_pack (field-number
+ * order, unknown fields last).
  */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
-
-struct scan {
-	bool needs_merge; /* a singular message field occurs more than once */
-	const struct eds_src *src;
-	const struct eds_limits *lim;
-	struct eds_diag *d;
-	struct eds_path path;
-};
 
 static const char *wire_names[] = { "varint", "64-bit", "length-delimited", "start-group",
 				     "end-group", "32-bit", "6", "7" };
 
 /* Reads a varint at p (< end); returns bytes used, 0 if bad or truncated. */
-static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+static inline size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
+	if (p < end && p[0] < 0x80) {
+		*v = p[0];
+		return 1;
+	}
 	uint64_t r = 0;
 	for (size_t i = 0; i < 10; i++) {
 		if (p + i >= end)
@@ -43,9 +54,9 @@ static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 	return 0;
 }
 
-static int wire_type_for(const ProtobufCFieldDescriptor *f)
+static unsigned wire_type_for(ProtobufCType t)
 {
-	switch (f->type) {
+	switch (t) {
 	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_BOOL: case PROTOBUF_C_TYPE_ENUM:
@@ -59,251 +70,854 @@ static int wire_type_for(const ProtobufCFieldDescriptor *f)
 	}
 }
 
+/* Size of one element of a repeated field's array (protobuf-c's layout). */
+static size_t elt_size(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4;
+	}
+}
+
+/* ---- decoding ---- */
+
+/*
+ * Small allocations are carved from 64 KiB arena chunks: messages and
+ * arrays 8-byte aligned, string bytes unaligned (the arena rounds every
+ * allocation to 16 bytes, which would cost a third of the memory here).
+ */
+#define CHUNK ((size_t)64 << 10)
+
+struct pool {
+	char *cur, *end;
+};
+
+struct dec {
+	const uint8_t *base;
+	const struct eds_src *src;
+	const struct eds_limits *lim;
+	struct eds_diag *d;
+	struct eds_arena *arena;
+	struct pool words, bytes;
+	/*
+	 * Tags and lengths longer than 5 bytes are valid protobuf, but
+	 * protobuf-c rejects them and so did edsmod; keep rejecting them, after
+	 * the whole input has had the chance to show a more specific problem.
+	 */
+	bool reject;
+	/* On failure, the fields it is in, innermost first (the last EDS_PATH_MAX). */
+	struct eds_path_frame frames[EDS_PATH_MAX];
+	unsigned nframes;
+};
+
+static void *pool_refill(struct dec *x, struct pool *p, size_t n)
+{
+	if (n > CHUNK / 16)
+		return eds_arena_alloc(x->arena, n);
+	p->cur = eds_arena_alloc(x->arena, CHUNK);
+	p->end = p->cur + CHUNK;
+	void *r = p->cur;
+	p->cur += n;
+	return r;
+}
+
+static inline void *pool_take(struct dec *x, struct pool *p, size_t n)
+{
+	if ((size_t)(p->end - p->cur) < n)
+		return pool_refill(x, p, n);
+	void *r = p->cur;
+	p->cur += n;
+	return r;
+}
+
+static inline void *take_words(struct dec *x, size_t n)
+{
+	return pool_take(x, &x->words, (n + 7) & ~(size_t)7);
+}
+
 __attribute__((format(printf, 4, 5)))
-static int fail(struct scan *s, enum eds_code code, size_t off, const char *fmt, ...)
+static int fail(struct dec *x, enum eds_code code, const uint8_t *at, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(s->d->msg, sizeof s->d->msg, fmt, ap);
+	vsnprintf(x->d->msg, sizeof x->d->msg, fmt, ap);
 	va_end(ap);
-	s->d->code = code;
-	eds_diag_path(s->d, &s->path);
-	return eds_diag_offset(s->d, s->src, off);
+	x->d->code = code;
+	eds_diag_offset(x->d, x->src, (size_t)(at - x->base));
+	return code;
 }
 
-static int scan_message(struct scan *s, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
-			const uint8_t *end, unsigned depth)
+static void add_frame(struct dec *x, const ProtobufCFieldDescriptor *f, int64_t index)
 {
-	const uint8_t *base = (const uint8_t *)s->src->text;
-	uint32_t counts[32] = { 0 };
+	struct eds_path_frame *fr = &x->frames[x->nframes % EDS_PATH_MAX];
+	fr->name = f->name;
+	fr->index = index;
+	fr->key = NULL;
+	fr->key_len = 0;
+	x->nframes++;
+}
 
-	if (depth > s->lim->max_depth) {
-		return fail(s, EDS_E_LIMIT, (size_t)(p - base),
-			    "messages nested deeper than %u levels (--max-depth) in %s",
-			    s->lim->max_depth, desc->name);
+/* The path of the failure, outermost first, as a top-down walk would have built it. */
+static void set_path(struct dec *x)
+{
+	struct eds_path path;
+	path.n = 0;
+	unsigned keep = x->nframes < EDS_PATH_MAX ? x->nframes : EDS_PATH_MAX;
+	for (unsigned k = 0; k < keep; k++) {
+		const struct eds_path_frame *fr = &x->frames[(x->nframes - 1 - k) % EDS_PATH_MAX];
+		eds_path_push(&path, fr->name, fr->index);
 	}
-	while (p < end) {
-		size_t at = (size_t)(p - base);
-		uint64_t tag;
-		size_t n = get_varint(p, end, &tag);
-		if (!n)
-			return fail(s, EDS_E_DECODE, at, "truncated or malformed field tag in %s",
-				    desc->name);
+	path.n = x->nframes;
+	eds_diag_path(x->d, &path);
+}
+
+static void init_generic(const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m)
+{
+	memset(m, 0, desc->sizeof_message);
+	m->descriptor = desc;
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		if (!f->default_value || f->label == PROTOBUF_C_LABEL_REPEATED)
+			continue;
+		void *member = (char *)m + f->offset;
+		if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+			*(const void **)member = f->default_value;
+		else
+			memcpy(member, f->default_value, elt_size(f->type));
+	}
+}
+
+static ProtobufCMessage *new_message(struct dec *x, const ProtobufCMessageDescriptor *desc)
+{
+	ProtobufCMessage *m = take_words(x, desc->sizeof_message);
+	if (desc->message_init)
+		desc->message_init(m);
+	else
+		init_generic(desc, m);
+	return m;
+}
+
+/* Arrays grow to powers of two, so the capacity follows from the count alone. */
+static inline size_t capacity(size_t n)
+{
+	return n <= 1 ? n : (size_t)1 << (64 - __builtin_clzll((unsigned long long)n - 1));
+}
+
+/* arr (holding n elements of elt bytes) with room for add more. */
+static void *grow(struct dec *x, void *arr, size_t n, size_t add, size_t elt)
+{
+	if (n + add <= capacity(n))
+		return arr;
+	void *a = take_words(x, capacity(n + add) * elt);
+	if (n)
+		memcpy(a, arr, n * elt);
+	return a;
+}
+
+static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *desc,
+						  uint32_t num, unsigned *hint)
+{
+	const ProtobufCFieldDescriptor *fs = desc->fields;
+	unsigned h = *hint, n = desc->n_fields;
+	/* Fields mostly come in field-number order: try where the last one was, and the next. */
+	if (h < n && fs[h].id == num)
+		return &fs[h];
+	if (h + 1 < n && fs[h + 1].id == num) {
+		*hint = h + 1;
+		return &fs[h + 1];
+	}
+	unsigned lo = 0, hi = n;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (fs[mid].id < num)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && fs[lo].id == num) {
+		*hint = lo;
+		return &fs[lo];
+	}
+	return NULL;
+}
+
+/* True when all n bytes are ASCII and none is NUL (the usual string). */
+static inline bool plain_ascii(const uint8_t *p, size_t n)
+{
+	const uint64_t hi = 0x8080808080808080ull, lo = 0x0101010101010101ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		if ((w & hi) || ((w - lo) & ~w & hi))
+			return false;
+	}
+	for (; i < n; i++)
+		if (p[i] == 0 || p[i] >= 0x80)
+			return false;
+	return true;
+}
+
+static void store_varint(void *dst, ProtobufCType t, uint64_t v)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_SINT32: {
+		uint32_t u = (uint32_t)v;
+		*(int32_t *)dst = (int32_t)((u >> 1) ^ (0u - (u & 1)));
+		break;
+	}
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64:
+		*(uint64_t *)dst = v;
+		break;
+	case PROTOBUF_C_TYPE_SINT64:
+		*(int64_t *)dst = (int64_t)((v >> 1) ^ (0ull - (v & 1)));
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		*(protobuf_c_boolean *)dst = v != 0;
+		break;
+	default: /* int32, uint32, enum: the low 32 bits, as protobuf-c */
+		*(uint32_t *)dst = (uint32_t)v;
+		break;
+	}
+}
+
+/* A packed run of scalars; protobuf-c's rules for what it accepts. */
+static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+			  const uint8_t *p, const uint8_t *end)
+{
+	char *base = (char *)m;
+	size_t *pn = (size_t *)(base + f->quantifier_offset);
+	void **parr = (void **)(base + f->offset);
+	size_t len = (size_t)(end - p), count = 0, esz = elt_size(f->type);
+	unsigned wt = wire_type_for(f->type);
+
+	if (wt == 5 || wt == 1) {
+		size_t w = wt == 5 ? 4 : 8;
+		if (len % w) {
+			x->reject = true;
+			return;
+		}
+		count = len / w;
+	} else if (f->type == PROTOBUF_C_TYPE_BOOL) {
+		for (size_t i = 0; i < len; i++)
+			if (p[i] > 1) {
+				x->reject = true;
+				return;
+			}
+		count = len;
+	} else {
+		size_t i = 0;
+		while (i < len) {
+			size_t k = 0;
+			while (k < 10 && i + k < len && (p[i + k] & 0x80))
+				k++;
+			if (k == 10 || i + k == len) {
+				x->reject = true;
+				return;
+			}
+			i += k + 1;
+			count++;
+		}
+	}
+	if (!count)
+		return;
+	*parr = grow(x, *parr, *pn, count, esz);
+	char *dst = (char *)*parr + *pn * esz;
+	if (wt == 5 || wt == 1) {
+		memcpy(dst, p, count * esz);
+	} else if (f->type == PROTOBUF_C_TYPE_BOOL) {
+		for (size_t i = 0; i < count; i++)
+			((protobuf_c_boolean *)dst)[i] = p[i];
+	} else {
+		for (size_t i = 0; i < count; i++, dst += esz) {
+			uint64_t v = 0;
+			for (unsigned s = 0;; s += 7) {
+				uint8_t b = *p++;
+				if (s < 64)
+					v |= (uint64_t)(b & 0x7F) << s;
+				if (!(b & 0x80))
+					break;
+			}
+			store_varint(dst, f->type, v);
+		}
+	}
+	*pn += count;
+}
+
+static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
+			  const uint8_t *p, const uint8_t *end, unsigned depth);
+
+static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsigned wt,
+			  const uint8_t *at, const uint8_t **pp, const uint8_t *end)
+{
+	const uint8_t *p = *pp, *data = p;
+	uint64_t v;
+	size_t n;
+
+	switch (wt) {
+	case 0:
+		if (!(n = get_varint(p, end, &v)))
+			return fail(x, EDS_E_DECODE, p, "truncated or malformed varint in field \"%s\"",
+				    "(unknown)");
 		p += n;
-		unsigned wt = (unsigned)(tag & 7);
-		uint64_t num = tag >> 3;
-		if (num == 0 || num > 536870911)
-			return fail(s, EDS_E_DECODE, at, "invalid field number %llu in %s",
-				    (unsigned long long)num, desc->name);
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field(desc, (unsigned)num);
-		if (f) {
-			unsigned idx = (unsigned)(f - desc->fields);
-			uint32_t seen = idx < 32 ? counts[idx]++ : 0;
-			int64_t index = -1;
-			if (f->label == PROTOBUF_C_LABEL_REPEATED)
-				index = seen;
-			else if (seen && f->type == PROTOBUF_C_TYPE_MESSAGE)
-				s->needs_merge = true;
-			eds_path_push(&s->path, f->name, index);
+		break;
+	case 1:
+		if (end - p < 8)
+			return fail(x, EDS_E_DECODE, p, "truncated 64-bit value in field \"%s\"",
+				    "(unknown)");
+		p += 8;
+		break;
+	case 5:
+		if (end - p < 4)
+			return fail(x, EDS_E_DECODE, p, "truncated 32-bit value in field \"%s\"",
+				    "(unknown)");
+		p += 4;
+		break;
+	case 2:
+		if (!(n = get_varint(p, end, &v)))
+			return fail(x, EDS_E_DECODE, p, "truncated or malformed length of field \"%s\"",
+				    "(unknown)");
+		if (n > 5)
+			x->reject = true;
+		p += n;
+		if (v > (uint64_t)(end - p))
+			return fail(x, EDS_E_DECODE, at,
+				    "field \"%s\" runs past the end of its message (truncated input?)",
+				    "(unknown)");
+		p += v;
+		break;
+	default:
+		return fail(x, EDS_E_DECODE, at, "unsupported wire type %s in field \"%s\"",
+			    wire_names[wt], "(unknown)");
+	}
+	*pp = p;
+	size_t len = (size_t)(p - data);
+	m->unknown_fields = grow(x, m->unknown_fields, m->n_unknown_fields, 1,
+				 sizeof(ProtobufCMessageUnknownField));
+	ProtobufCMessageUnknownField *u = &m->unknown_fields[m->n_unknown_fields++];
+	u->tag = num;
+	u->wire_type = (ProtobufCWireType)wt;
+	u->len = len;
+	u->data = pool_take(x, &x->bytes, len ? len : 1);
+	memcpy(u->data, data, len);
+	return EDS_OK;
+}
+
+/* One known field at p (just after its tag, which starts at at). */
+static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+			unsigned wt, const uint8_t *at, const uint8_t **pp, const uint8_t *end,
+			unsigned depth)
+{
+	char *base = (char *)m;
+	void *member = base + f->offset;
+	const uint8_t *p = *pp;
+	unsigned want = wire_type_for(f->type);
+	bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+	uint64_t v;
+	size_t n;
+
+	if (wt != want && !(repeated && want != 2 && wt == 2))
+		return fail(x, EDS_E_DECODE, at, "wrong wire type %s for field \"%s\" (expected %s)",
+			    wire_names[wt], f->name, wire_names[want]);
+
+	size_t *pn = repeated ? (size_t *)(base + f->quantifier_offset) : NULL;
+	void *dst = member;
+	switch (wt) {
+	case 0:
+		if (!(n = get_varint(p, end, &v)))
+			return fail(x, EDS_E_DECODE, p, "truncated or malformed varint in field \"%s\"",
+				    f->name);
+		*pp = p + n;
+		if (repeated) {
+			*(void **)member = grow(x, *(void **)member, *pn, 1, elt_size(f->type));
+			dst = (char *)*(void **)member + *pn * elt_size(f->type);
 		}
-		const char *fname = f ? f->name : "(unknown)";
-		if (f) {
-			int want = wire_type_for(f);
-			int packed = (f->label == PROTOBUF_C_LABEL_REPEATED && want != 2 && wt == 2);
-			if ((int)wt != want && !packed) {
-				return fail(s, EDS_E_DECODE, at,
-					    "wrong wire type %s for field \"%s\" (expected %s)",
-					    wire_names[wt], fname, wire_names[want]);
-			}
+		store_varint(dst, f->type, v);
+		break;
+	case 1:
+	case 5: {
+		size_t w = wt == 1 ? 8 : 4;
+		if ((size_t)(end - p) < w)
+			return fail(x, EDS_E_DECODE, p, "truncated %s value in field \"%s\"",
+				    wt == 1 ? "64-bit" : "32-bit", f->name);
+		*pp = p + w;
+		if (repeated) {
+			*(void **)member = grow(x, *(void **)member, *pn, 1, w);
+			dst = (char *)*(void **)member + *pn * w;
 		}
-		uint64_t v;
-		switch (wt) {
-		case 0:
-			n = get_varint(p, end, &v);
-			if (!n)
-				return fail(s, EDS_E_DECODE, (size_t)(p - base),
-					    "truncated or malformed varint in field \"%s\"", fname);
-			p += n;
-			break;
-		case 1:
-			if (end - p < 8)
-				return fail(s, EDS_E_DECODE, (size_t)(p - base),
-					    "truncated 64-bit value in field \"%s\"", fname);
-			p += 8;
-			break;
-		case 5:
-			if (end - p < 4)
-				return fail(s, EDS_E_DECODE, (size_t)(p - base),
-					    "truncated 32-bit value in field \"%s\"", fname);
-			p += 4;
-			break;
-		case 2: {
-			n = get_varint(p, end, &v);
-			if (!n)
-				return fail(s, EDS_E_DECODE, (size_t)(p - base),
-					    "truncated or malformed length of field \"%s\"", fname);
-			p += n;
-			if (v > (uint64_t)(end - p))
-				return fail(s, EDS_E_DECODE, at,
-					    "field \"%s\" runs past the end of its message (truncated input?)",
-					    fname);
-			const uint8_t *q = p + v;
-			if (f && f->type == PROTOBUF_C_TYPE_STRING) {
-				size_t ok = eds_utf8_valid_prefix((const char *)p, (size_t)v);
-				if (ok < v)
-					return fail(s, EDS_E_DECODE, (size_t)(p - base) + ok,
-						    "invalid UTF-8 in string field \"%s\"", fname);
-				if (memchr(p, 0, (size_t)v))
-					return fail(s, EDS_E_DECODE,
-						    (size_t)((const uint8_t *)memchr(p, 0, (size_t)v) - base),
+		memcpy(dst, p, w);
+		break;
+	}
+	default: { /* 2 */
+		if (!(n = get_varint(p, end, &v)))
+			return fail(x, EDS_E_DECODE, p, "truncated or malformed length of field \"%s\"",
+				    f->name);
+		if (n > 5)
+			x->reject = true;
+		p += n;
+		if (v > (uint64_t)(end - p))
+			return fail(x, EDS_E_DECODE, at,
+				    "field \"%s\" runs past the end of its message (truncated input?)",
+				    f->name);
+		const uint8_t *q = p + v;
+		size_t len = (size_t)v;
+		*pp = q;
+		if (want != 2) {
+			decode_packed(x, m, f, p, q);
+			return EDS_OK; /* count already advanced */
+		}
+		if (repeated) {
+			*(void **)member = grow(x, *(void **)member, *pn, 1, elt_size(f->type));
+			dst = (char *)*(void **)member + *pn * elt_size(f->type);
+		}
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_STRING: {
+			if (!plain_ascii(p, len)) {
+				size_t ok = eds_utf8_valid_prefix((const char *)p, len);
+				if (ok < len)
+					return fail(x, EDS_E_DECODE, p + ok,
+						    "invalid UTF-8 in string field \"%s\"", f->name);
+				const uint8_t *nul = memchr(p, 0, len);
+				if (nul)
+					return fail(x, EDS_E_DECODE, nul,
 						    "string field \"%s\" contains a NUL character (not supported)",
-						    fname);
-			} else if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-				int rc = scan_message(s, f->descriptor, p, q, depth + 1);
-				if (rc)
-					return rc;
+						    f->name);
 			}
-			p = q;
+			char *s = pool_take(x, &x->bytes, len + 1);
+			memcpy(s, p, len);
+			s[len] = '\0';
+			*(char **)dst = s;
 			break;
 		}
-		default:
-			return fail(s, EDS_E_DECODE, at, "unsupported wire type %s in field \"%s\"",
-				    wire_names[wt], fname);
+		case PROTOBUF_C_TYPE_BYTES: {
+			ProtobufCBinaryData *bd = dst;
+			bd->len = len;
+			bd->data = NULL;
+			if (len) {
+				bd->data = pool_take(x, &x->bytes, len);
+				memcpy(bd->data, p, len);
+			}
+			break;
 		}
-		if (f)
-			eds_path_pop(&s->path);
+		default: { /* message */
+			ProtobufCMessage **pm = dst, *sub = NULL;
+			bool oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+			/* merge into the message already there, unless another oneof member is set */
+			if (!repeated && *pm && *pm != f->default_value &&
+			    (!oneof || *(uint32_t *)(base + f->quantifier_offset) == f->id))
+				sub = *pm;
+			if (!sub)
+				sub = new_message(x, f->descriptor);
+			int rc = decode_message(x, f->descriptor, sub, p, q, depth + 1);
+			if (rc)
+				return rc;
+			*pm = sub;
+			break;
+		}
+		}
+		break;
+	}
+	}
+	if (repeated) {
+		++*pn;
+	} else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+		*(uint32_t *)(base + f->quantifier_offset) = f->id;
+	} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+		   f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+		*(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
 	}
 	return EDS_OK;
 }
 
-static void put_varint(struct eds_buf *b, uint64_t v)
+static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
+			  const uint8_t *p, const uint8_t *end, unsigned depth)
 {
-	uint8_t tmp[10];
-	size_t n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	eds_buf_append(b, tmp, n);
-}
+	unsigned hint = 0;
 
-/* One wire field of already-scanned (so well-formed) data. */
-struct wfield {
-	const uint8_t *start, *payload, *end;
-	uint64_t num;
-	unsigned wt;
-};
-
-static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, struct wfield *w)
-{
-	uint64_t tag = 0, v = 0;
-	w->start = p;
-	p += get_varint(p, end, &tag);
-	w->num = tag >> 3;
-	w->wt = (unsigned)(tag & 7);
-	w->payload = p;
-	switch (w->wt) {
-	case 0: p += get_varint(p, end, &v); break;
-	case 1: p += 8; break;
-	case 5: p += 4; break;
-	default:
-		p += get_varint(p, end, &v);
-		w->payload = p;
-		p += v;
-		break;
-	}
-	w->end = p;
-	return p;
-}
-
-/*
- * Protobuf merges the occurrences of a singular message field; protobuf-c
- * 1.4 loses the earlier occurrence's proto3 scalars when it does.  Rewrite
- * the (rare) input that has such repeats so that each singular message
- * field occurs once, at its last place, with the payloads concatenated —
- * which is what merging means on the wire.
- */
-static void normalize(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
-		      const uint8_t *end, struct eds_buf *out)
-{
-	struct wfield w, x;
-	for (const uint8_t *q = p; q < end;) {
-		q = next_field(q, end, &w);
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field(desc, (unsigned)w.num);
-		if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || w.wt != 2) {
-			eds_buf_append(out, w.start, (size_t)(w.end - w.start));
+	if (depth > x->lim->max_depth)
+		return fail(x, EDS_E_LIMIT, p,
+			    "messages nested deeper than %u levels (--max-depth) in %s",
+			    x->lim->max_depth, desc->name);
+	while (p < end) {
+		const uint8_t *at = p;
+		uint64_t tag;
+		if (p[0] < 0x80) {
+			tag = p[0];
+			p++;
+		} else {
+			size_t n = get_varint(p, end, &tag);
+			if (!n)
+				return fail(x, EDS_E_DECODE, at, "truncated or malformed field tag in %s",
+					    desc->name);
+			if (n > 5)
+				x->reject = true;
+			p += n;
+		}
+		unsigned wt = (unsigned)(tag & 7);
+		uint64_t num = tag >> 3;
+		if (num == 0 || num > 536870911)
+			return fail(x, EDS_E_DECODE, at, "invalid field number %llu in %s",
+				    (unsigned long long)num, desc->name);
+		const ProtobufCFieldDescriptor *f = find_field(desc, (uint32_t)num, &hint);
+		int rc;
+		if (!f) {
+			rc = decode_unknown(x, m, (uint32_t)num, wt, at, &p, end);
+			if (rc)
+				return rc;
 			continue;
 		}
-		struct eds_buf payload = { 0 };
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			eds_buf_append(&payload, w.payload, (size_t)(w.end - w.payload));
-		} else {
-			bool later = false;
-			for (const uint8_t *r = q; r < end && !later;) {
-				r = next_field(r, end, &x);
-				later = x.num == w.num;
-			}
-			if (later)
-				continue; /* emitted with the last occurrence */
-			for (const uint8_t *r = p; r < q;) {
-				r = next_field(r, end, &x);
-				if (x.num == w.num && x.wt == 2)
-					eds_buf_append(&payload, x.payload, (size_t)(x.end - x.payload));
-			}
+		rc = decode_field(x, m, f, wt, at, &p, end, depth);
+		if (rc) {
+			int64_t index = -1;
+			if (f->label == PROTOBUF_C_LABEL_REPEATED)
+				index = (int64_t)*(size_t *)((char *)m + f->quantifier_offset);
+			add_frame(x, f, index);
+			return rc;
 		}
-		struct eds_buf sub = { 0 };
-		normalize(f->descriptor, (const uint8_t *)payload.data,
-			  (const uint8_t *)payload.data + payload.len, &sub);
-		put_varint(out, (w.num << 3) | 2);
-		put_varint(out, sub.len);
-		eds_buf_append(out, sub.data, sub.len);
-		eds_buf_release(&sub);
-		eds_buf_release(&payload);
 	}
+	return EDS_OK;
 }
 
 int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *src,
 		   struct eds_arena *arena, const struct eds_limits *lim, ProtobufCMessage **out,
 		   struct eds_diag *d)
 {
-	struct scan s = { .src = src, .lim = lim, .d = d };
 	const uint8_t *p = (const uint8_t *)src->text;
 	if (src->len > lim->max_input) {
 		eds_diag_setf(d, EDS_E_LIMIT, "input is %zu bytes, more than the limit of %zu (--max-input)",
 			      src->len, lim->max_input);
 		return eds_diag_offset(d, src, lim->max_input);
 	}
-	int rc = scan_message(&s, desc, p, p + src->len, 1);
-	if (rc)
+	struct dec x = { .base = p, .src = src, .lim = lim, .d = d, .arena = arena };
+	ProtobufCMessage *m = new_message(&x, desc);
+	int rc = decode_message(&x, desc, m, p, p + src->len, 1);
+	*out = NULL;
+	if (rc) {
+		set_path(&x);
 		return rc;
-	if (s.needs_merge) {
-		struct eds_buf norm = { 0 };
-		normalize(desc, p, p + src->len, &norm);
-		*out = protobuf_c_message_unpack(desc, eds_arena_pbc(arena), norm.len,
-						 (const uint8_t *)norm.data);
-		eds_buf_release(&norm);
-	} else {
-		*out = protobuf_c_message_unpack(desc, eds_arena_pbc(arena), src->len, p);
 	}
-	if (!*out) {
+	if (x.reject) {
 		eds_diag_setf(d, EDS_E_DECODE, "malformed %s (protobuf-c rejected it)", desc->name);
 		return eds_diag_offset(d, src, 0);
 	}
+	*out = m;
 	return EDS_OK;
+}
+
+/* ---- encoding ---- */
+
+struct enc {
+	uint32_t *sizes; /* every sub-message's size, in visitation order */
+	size_t n, cap, next;
+	bool too_big;
+};
+
+static inline size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline uint8_t *put_varint(uint8_t *w, uint64_t v)
+{
+	while (v >= 0x80) {
+		*w++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*w++ = (uint8_t)v;
+	return w;
+}
+
+static inline uint32_t zigzag32(int32_t v)
+{
+	return ((uint32_t)v << 1) ^ (0u - ((uint32_t)v >> 31));
+}
+
+static inline uint64_t zigzag64(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (0ull - ((uint64_t)v >> 63));
+}
+
+/* An int32 or enum: negative values are sign-extended to 10 bytes. */
+static inline uint64_t int32_wire(int32_t v)
+{
+	return (uint64_t)(int64_t)v;
+}
+
+/*
+ * How many values of f m holds for encoding: protobuf-c's rules, including
+ * proto3 "zeroish" (so -0.0 is not written, NaN is).
+ */
+static size_t present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	const char *base = (const char *)m;
+	const void *member = base + f->offset;
+	bool ptr_type = f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE;
+
+	switch (f->label) {
+	case PROTOBUF_C_LABEL_REQUIRED:
+		return 1;
+	case PROTOBUF_C_LABEL_REPEATED:
+		return *(const size_t *)(base + f->quantifier_offset);
+	default:
+		break;
+	}
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+		if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			return 0;
+		if (ptr_type) {
+			const void *ptr = *(const void *const *)member;
+			return ptr != NULL && ptr != f->default_value;
+		}
+		return 1;
+	}
+	if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
+		if (ptr_type) {
+			const void *ptr = *(const void *const *)member;
+			return ptr != NULL && ptr != f->default_value;
+		}
+		return *(const protobuf_c_boolean *)(base + f->quantifier_offset) != 0;
+	}
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_BOOL:
+		return *(const protobuf_c_boolean *)member != 0;
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64:
+		return *(const uint64_t *)member != 0;
+	case PROTOBUF_C_TYPE_FLOAT:
+		return *(const float *)member != 0;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return *(const double *)member != 0;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(const char *const *)member;
+		return s != NULL && *s != '\0';
+	}
+	case PROTOBUF_C_TYPE_BYTES:
+		return ((const ProtobufCBinaryData *)member)->len != 0;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(const void *const *)member != NULL;
+	default:
+		return *(const uint32_t *)member != 0;
+	}
+}
+
+static size_t message_size(struct enc *e, const ProtobufCMessage *m);
+
+/* Bytes of one value of f at v, without its tag. */
+static size_t value_size(struct enc *e, const ProtobufCFieldDescriptor *f, const void *v)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_ENUM:
+		return varint_size(int32_wire(*(const int32_t *)v));
+	case PROTOBUF_C_TYPE_SINT32:
+		return varint_size(zigzag32(*(const int32_t *)v));
+	case PROTOBUF_C_TYPE_UINT32:
+		return varint_size(*(const uint32_t *)v);
+	case PROTOBUF_C_TYPE_SINT64:
+		return varint_size(zigzag64(*(const int64_t *)v));
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64:
+		return varint_size(*(const uint64_t *)v);
+	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+		return 4;
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return 1;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(const char *const *)v;
+		size_t len = s ? strlen(s) : 0;
+		return varint_size(len) + len;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		size_t len = ((const ProtobufCBinaryData *)v)->len;
+		return varint_size(len) + len;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)v;
+		size_t len = sub ? message_size(e, sub) : 0;
+		return varint_size(len) + len;
+	}
+	}
+	return 0;
+}
+
+static size_t message_size(struct enc *e, const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+	const char *base = (const char *)m;
+	size_t slot = e->n, size = 0;
+
+	if (e->n == e->cap) {
+		e->cap = e->cap ? 2 * e->cap : 1024;
+		uint32_t *s = realloc(e->sizes, e->cap * sizeof *s);
+		if (!s) {
+			fprintf(stderr, "edsmod: out of memory (binary encoder)\n");
+			abort(); /* as arena.c: nothing sensible to return */
+		}
+		e->sizes = s;
+	}
+	e->n++;
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		size_t count = present(m, f);
+		if (!count)
+			continue;
+		size_t tag = varint_size((uint64_t)f->id << 3);
+		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+			size += tag + value_size(e, f, base + f->offset);
+			continue;
+		}
+		const char *arr = *(const char *const *)(base + f->offset);
+		size_t esz = elt_size(f->type), payload = 0;
+		for (size_t k = 0; k < count; k++)
+			payload += value_size(e, f, arr + k * esz);
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED)
+			size += tag + varint_size(payload) + payload;
+		else
+			size += count * tag + payload;
+	}
+	for (size_t i = 0; i < m->n_unknown_fields; i++)
+		size += varint_size((uint64_t)m->unknown_fields[i].tag << 3) + m->unknown_fields[i].len;
+	if (size > UINT32_MAX)
+		e->too_big = true;
+	e->sizes[slot] = (uint32_t)size;
+	return size;
+}
+
+static uint8_t *write_message(struct enc *e, const ProtobufCMessage *m, uint8_t *w);
+
+static uint8_t *write_value(struct enc *e, const ProtobufCFieldDescriptor *f, const void *v, uint8_t *w)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_ENUM:
+		return put_varint(w, int32_wire(*(const int32_t *)v));
+	case PROTOBUF_C_TYPE_SINT32:
+		return put_varint(w, zigzag32(*(const int32_t *)v));
+	case PROTOBUF_C_TYPE_UINT32:
+		return put_varint(w, *(const uint32_t *)v);
+	case PROTOBUF_C_TYPE_SINT64:
+		return put_varint(w, zigzag64(*(const int64_t *)v));
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64:
+		return put_varint(w, *(const uint64_t *)v);
+	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+		memcpy(w, v, 4);
+		return w + 4;
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+		memcpy(w, v, 8);
+		return w + 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		*w++ = *(const protobuf_c_boolean *)v ? 1 : 0;
+		return w;
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(const char *const *)v;
+		size_t len = s ? strlen(s) : 0;
+		w = put_varint(w, len);
+		if (len)
+			memcpy(w, s, len);
+		return w + len;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *bd = v;
+		w = put_varint(w, bd->len);
+		if (bd->len)
+			memcpy(w, bd->data, bd->len);
+		return w + bd->len;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)v;
+		if (!sub) {
+			*w++ = 0;
+			return w;
+		}
+		w = put_varint(w, e->sizes[e->next]);
+		return write_message(e, sub, w);
+	}
+	}
+	return w;
+}
+
+static uint8_t *write_message(struct enc *e, const ProtobufCMessage *m, uint8_t *w)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+	const char *base = (const char *)m;
+
+	e->next++; /* this message's own size was taken by the caller */
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		size_t count = present(m, f);
+		if (!count)
+			continue;
+		uint64_t key = (uint64_t)f->id << 3;
+		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+			w = put_varint(w, key | wire_type_for(f->type));
+			w = write_value(e, f, base + f->offset, w);
+			continue;
+		}
+		const char *arr = *(const char *const *)(base + f->offset);
+		size_t esz = elt_size(f->type);
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) {
+			size_t payload = 0;
+			for (size_t k = 0; k < count; k++)
+				payload += value_size(e, f, arr + k * esz);
+			w = put_varint(w, key | 2);
+			w = put_varint(w, payload);
+			for (size_t k = 0; k < count; k++)
+				w = write_value(e, f, arr + k * esz, w);
+			continue;
+		}
+		unsigned wt = wire_type_for(f->type);
+		for (size_t k = 0; k < count; k++) {
+			w = put_varint(w, key | wt);
+			w = write_value(e, f, arr + k * esz, w);
+		}
+	}
+	for (size_t i = 0; i < m->n_unknown_fields; i++) {
+		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
+		w = put_varint(w, ((uint64_t)u->tag << 3) | u->wire_type);
+		if (u->len)
+			memcpy(w, u->data, u->len);
+		w += u->len;
+	}
+	return w;
 }
 
 int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
 		   struct eds_buf *out, struct eds_diag *d)
 {
 	(void)opts;
-	size_t n = protobuf_c_message_get_packed_size(msg);
-	if (eds_buf_reserve(out, n) < 0)
-		return eds_diag_setf(d, EDS_E_LIMIT, "output of %zu bytes is larger than the limit of %zu",
-				     out->len + n, out->max);
-	protobuf_c_message_pack(msg, (uint8_t *)out->data + out->len);
-	out->len += n;
-	return EDS_OK;
+	struct enc e = { 0 };
+	int rc = EDS_OK;
+	size_t n = message_size(&e, msg);
+
+	if (e.too_big) {
+		rc = eds_diag_setf(d, EDS_E_ENCODE,
+				   "a message is larger than 4294967295 bytes (the binary format's limit)");
+	} else if (eds_buf_reserve(out, n) < 0) {
+		rc = eds_diag_setf(d, EDS_E_LIMIT, "output of %zu bytes is larger than the limit of %zu",
+				   out->len + n, out->max);
+	} else {
+		uint8_t *start = (uint8_t *)out->data + out->len;
+		uint8_t *w = write_message(&e, msg, start);
+		if ((size_t)(w - start) != n || e.next != e.n)
+			rc = eds_diag_setf(d, EDS_E_INTERNAL,
+					   "binary encoder wrote %zu bytes where it computed %zu",
+					   (size_t)(w - start), n);
+		else
+			out->len += n;
+	}
+	free(e.sizes);
+	return rc;
 }

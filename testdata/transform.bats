@@ -153,3 +153,26 @@ setup() {
 	run -2 edsmod --max-depth 0 a.json
 	run -2 edsmod --max-input lots a.json
 }
+
+@test "-i killed at any moment (SIGKILL): the file is the original or the complete result, never partial" {
+	/usr/bin/python3 - <<'PY' >big.txtpb
+print('cluster_name: "big"')
+for i in range(20000):
+    print('endpoints { locality { zone: "z%d" } lb_endpoints { endpoint { address { socket_address { address: "10.%d.%d.%d" port_value: 8080 } } } } }' % (i % 7, i // 65536, (i // 256) % 256, i % 256))
+PY
+	cp big.txtpb big.orig
+	edsmod -e 'set weight = 3' big.txtpb >big.want
+	for delay in 0.01 0.03 0.06 0.1 0.15 0.2; do
+		cp big.orig big.txtpb
+		"$EDSMOD" -i -e 'set weight = 3' big.txtpb &
+		local pid=$!
+		sleep "$delay"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		cmp -s big.txtpb big.orig || cmp -s big.txtpb big.want || {
+			echo "partial file after kill at ${delay}s"
+			return 1
+		}
+		rm -f .edsmod.*   # a killed process cannot remove its temporary file
+	done
+}
