@@ -33,7 +33,7 @@ endif
 PROTOS := $(shell find proto -name '*.proto' | sort)
 WKT_PROTOS = google/protobuf/any.proto google/protobuf/struct.proto \
 	google/protobuf/duration.proto google/protobuf/wrappers.proto \
-	google/protobuf/empty.proto
+	google/protobuf/empty.proto google/protobuf/timestamp.proto
 GEN_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS)) \
 	$(patsubst %.proto,$(GEN)/%.pb-c.c,$(WKT_PROTOS))
 # The gRPC service and health protos are only for edsmod-serve.
@@ -49,7 +49,7 @@ CORE_OBJ := $(call obj,$(CORE_SRC)) $(patsubst $(GEN)/%.c,$(B)/obj/gen/%.o,$(COR
 SERVE_GEN_OBJ := $(patsubst $(GEN)/%.c,$(B)/obj/gen/%.o,$(SERVE_GEN_C))
 INCLUDES = -Isrc -I$(GEN)
 
-LIBS = -lprotobuf-c -lm
+LIBS = -lprotobuf-c -lyaml -lm
 GRPC_LIBS = -lgrpc -lgpr -lpthread
 
 .PHONY: all test demo install clean proto check-man bench fuzz unit

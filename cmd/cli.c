@@ -136,8 +136,7 @@ void eds_cli_render(FILE *f, const struct eds_diag *d)
 	if (d->id)
 		fprintf(f, " [%s]", d->id);
 	const struct eds_src *src = d->src;
-	/* a path the message already names (rule failures) is not repeated */
-	const char *path = d->path[0] && !strstr(d->msg, d->path) ? d->path : "";
+	const char *path = d->path;
 	if (src && d->loc == EDS_LOC_SPAN) {
 		unsigned line, col;
 		eds_src_linecol(src, d->span.start, &line, &col);

@@ -18,7 +18,9 @@
  * cluster, the rule and the finding.  The inline CLA of a STRICT_DNS or
  * LOGICAL_DNS cluster names hosts, so its ip-literal findings are no error.
  * EDSMOD_SERVE_TEST_DELAY_MS=N (for tests) holds every call N ms so a test
- * can signal the server while a call is in flight.
+ * can signal the server while a call is in flight;
+ * EDSMOD_SERVE_TEST_SEND_TIMEOUT_MS=N cancels a reply its client has not
+ * read after N ms instead of 30 s (testdata/abuse.bats).
  *
  * No gRPC call here: the transport is serve_grpc.c.  Threads: the main
  * thread waits for signals (SIGHUP reloads the -f files, SIGTERM/SIGINT
@@ -36,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1018,6 +1021,7 @@ int main(int argc, char **argv)
 	const char *delay = getenv("EDSMOD_SERVE_TEST_DELAY_MS");
 	if (delay)
 		test_delay_ms = (unsigned)strtoul(delay, NULL, 10);
+	const char *send_timeout = getenv("EDSMOD_SERVE_TEST_SEND_TIMEOUT_MS");
 	serve_limits = eds_limits_default;
 	serve_limits.max_input = (size_t)max_msg;
 
@@ -1031,6 +1035,20 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Each connection holds a descriptor, and gRPC 1.51 stops accepting for
+	 * good once accept4() fails with EMFILE: take what the hard limit
+	 * allows (soft limits are often 1024).  The kernel refuses more than
+	 * fs.nr_open, whatever the hard limit says. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		rlim_t want = nofile.rlim_max;
+		nofile.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &nofile) != 0 && want > (rlim_t)1 << 20) {
+			nofile.rlim_cur = (rlim_t)1 << 20;
+			setrlimit(RLIMIT_NOFILE, &nofile);
+		}
+	}
 
 	struct gen *g = gen_load(rargs, nrargs, &rc);
 	if (!g)
@@ -1048,6 +1066,7 @@ int main(int argc, char **argv)
 		.nmethods = sizeof methods / sizeof methods[0],
 		.nthreads = (unsigned)threads,
 		.max_message = (size_t)max_msg,
+		.send_timeout_ms = send_timeout ? (unsigned)strtoul(send_timeout, NULL, 10) : 0,
 		.cert_pem = cert_pem,
 		.key_pem = key_pem,
 		.client_ca_pem = ca_pem,

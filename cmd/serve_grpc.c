@@ -1,11 +1,16 @@
 /*
  * serve_grpc: gRPC core (C API, as in Debian's 1.51) behind serve_grpc.h.
  *
- * Each worker owns a completion queue and a fixed set of slots, each slot
- * one outstanding request for one method.  A slot goes WAIT (request
- * posted) -> SEND (handler ran, reply batch started) -> back to WAIT when
- * the batch completes, so a worker never allocates per call besides what
- * gRPC itself does and the reply slice.
+ * Each worker owns a completion queue and a fixed set of slots per method.
+ * A slot goes IDLE -> WAIT (request posted) -> SEND (handler ran, reply
+ * batch started) -> IDLE when the batch completes, so a worker never
+ * allocates per call besides what gRPC itself does and the reply slice.
+ * POSTED_PER_METHOD slots of each method wait for requests at any time;
+ * the others carry replies in flight.  A reply's batch completes only when
+ * the client has taken the reply (HTTP/2 flow control), so a client that
+ * never reads must not hold the posted requests: it would block that
+ * method for every caller.  Replies not taken within the send timeout are
+ * cancelled, which frees their slots.
  */
 #include "serve_grpc.h"
 
@@ -14,6 +19,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
@@ -22,9 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Requests kept posted per method and worker: bounds the calls a worker
- * holds at once (handled one at a time; the rest are replies in flight). */
-#define SLOTS_PER_METHOD 4
+/* Requests kept posted per method and worker, and slots per method and
+ * worker (posted requests plus replies in flight): bounds the calls a
+ * worker holds at once (handled one at a time; the rest are replies in
+ * flight).  A reply not taken by its client within SEND_TIMEOUT_MS
+ * (cfg->send_timeout_ms when set) is cancelled; CANCEL_SCAN_MS is how often
+ * a worker looks. */
+#define POSTED_PER_METHOD 4
+#define SLOTS_PER_METHOD 64
+#define SEND_TIMEOUT_MS 30000
+#define CANCEL_SCAN_MS 250
 
 enum slot_state { SLOT_IDLE = 0, SLOT_WAIT, SLOT_SEND };
 
@@ -42,6 +55,8 @@ struct slot {
 	grpc_byte_buffer *reply;
 	grpc_slice status_msg;
 	int cancelled;
+	gpr_timespec send_by; /* SEND: cancel the call if the reply is still out then */
+	bool timed_out;
 };
 
 struct worker {
@@ -53,6 +68,7 @@ struct worker {
 	void *state;
 	struct slot *slots;
 	size_t nslots;
+	gpr_timespec next_scan;
 };
 
 struct serve_grpc {
@@ -98,6 +114,11 @@ const char *serve_status_name(enum serve_status st)
 const char *serve_grpc_version(void)
 {
 	return grpc_version_string();
+}
+
+static unsigned send_timeout_ms(const struct serve_grpc_config *cfg)
+{
+	return cfg->send_timeout_ms ? cfg->send_timeout_ms : SEND_TIMEOUT_MS;
 }
 
 static void slot_post(struct slot *sl)
@@ -206,9 +227,52 @@ static void slot_answer(struct slot *sl)
 	ops[nops++].data.recv_close_on_server.cancelled = &sl->cancelled;
 
 	sl->state = SLOT_SEND;
-	if (grpc_call_start_batch(sl->call, ops, nops, sl, NULL) != GRPC_CALL_OK) {
+	sl->timed_out = false;
+	sl->send_by = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(send_timeout_ms(cfg),
+										    GPR_TIMESPAN));
+	if (grpc_call_start_batch(sl->call, ops, nops, sl, NULL) != GRPC_CALL_OK)
 		slot_release(sl);
-		slot_post(sl);
+}
+
+/* Keep POSTED_PER_METHOD requests of method posted, from its idle slots. */
+static void method_refill(struct worker *w, int method)
+{
+	struct slot *first = &w->slots[(size_t)(method + 1) * SLOTS_PER_METHOD];
+	size_t waiting = 0;
+	for (size_t i = 0; i < SLOTS_PER_METHOD; i++)
+		waiting += first[i].state == SLOT_WAIT;
+	for (size_t i = 0; i < SLOTS_PER_METHOD && waiting < POSTED_PER_METHOD; i++) {
+		if (first[i].state != SLOT_IDLE)
+			continue;
+		slot_post(&first[i]);
+		if (first[i].state != SLOT_WAIT)
+			return; /* shutting down */
+		waiting++;
+	}
+}
+
+/* Cancel the calls whose reply the client has not taken in time (it never
+ * reads, or its window stays shut): their batches then complete and free
+ * the slots. */
+static void cancel_stalled(struct worker *w, gpr_timespec now)
+{
+	const struct serve_grpc_config *cfg = w->s->cfg;
+	for (size_t i = 0; i < w->nslots; i++) {
+		struct slot *sl = &w->slots[i];
+		if (sl->state != SLOT_SEND || sl->timed_out || gpr_time_cmp(now, sl->send_by) < 0)
+			continue;
+		sl->timed_out = true;
+		if (cfg->log) {
+			char line[512];
+			char *peer = grpc_call_get_peer(sl->call);
+			snprintf(line, sizeof line, "%s: %s did not take the reply within %u ms: cancelling the call",
+				 sl->method >= 0 ? cfg->methods[sl->method] : "unimplemented method",
+				 peer ? peer : "the client", send_timeout_ms(cfg));
+			gpr_free(peer);
+			cfg->log(SERVE_LOG_WARN, line);
+		}
+		grpc_call_cancel_with_status(sl->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+					     "the reply was not read in time", NULL);
 	}
 }
 
@@ -218,12 +282,19 @@ static void *worker_main(void *arg)
 	const struct serve_grpc_config *cfg = w->s->cfg;
 
 	w->state = cfg->worker_new ? cfg->worker_new(cfg->ctx, w->index) : NULL;
-	for (size_t i = 0; i < w->nslots; i++)
-		slot_post(&w->slots[i]);
+	for (int m = -1; m < (int)cfg->nmethods; m++)
+		method_refill(w, m);
+	gpr_timespec scan = gpr_time_from_millis(CANCEL_SCAN_MS, GPR_TIMESPAN);
+	w->next_scan = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), scan);
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		grpc_event ev = grpc_completion_queue_next(w->cq, w->next_scan, NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
+		gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+		if (gpr_time_cmp(now, w->next_scan) >= 0) {
+			cancel_stalled(w, now);
+			w->next_scan = gpr_time_add(now, scan);
+		}
 		if (ev.type != GRPC_OP_COMPLETE)
 			continue;
 		struct slot *sl = ev.tag;
@@ -234,9 +305,10 @@ static void *worker_main(void *arg)
 				continue;
 			}
 			slot_answer(sl);
+			method_refill(w, sl->method);
 		} else if (sl->state == SLOT_SEND) {
 			slot_release(sl);
-			slot_post(sl);
+			method_refill(w, sl->method);
 		}
 	}
 	if (cfg->worker_free)

@@ -10,7 +10,9 @@
  * handler runs again on that worker, so it may point into per-worker
  * buffers or into the request).  Calls to methods not in cfg->methods reach
  * the handler with method -1 and no payload.  The handler must answer every
- * call; it never blocks on the network.
+ * call; it never blocks on the network.  Replies wait for their clients
+ * without holding up other calls, up to a bound per worker and method and
+ * for at most send_timeout_ms each.
  *
  * Ownership: cfg (with its method paths and PEM strings) must outlive the
  * server; serve_grpc_start fills in ls[i].port.  It returns NULL with a
@@ -61,6 +63,8 @@ struct serve_grpc_config {
 	size_t nmethods;
 	unsigned nthreads;
 	size_t max_message;         /* largest request accepted, bytes (< 2 GiB) */
+	unsigned send_timeout_ms;   /* a reply the client has not taken by then is
+				     * cancelled (0: 30 s) */
 	/* TLS for every listener when cert_pem is set; client_ca_pem also
 	 * requires and verifies client certificates (mTLS). */
 	const char *cert_pem, *key_pem, *client_ca_pem;

@@ -201,7 +201,7 @@ static void emit(struct ctx *c, enum eds_severity sev, const char *id, const cha
 	}
 }
 
-/* s as a one-line quoted string for a message, cut at 64 bytes. */
+/* s as a one-line quoted string for a message, cut at 64 bytes (on a character boundary). */
 static const char *quote(char *buf, size_t size, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -221,6 +221,12 @@ static const char *quote(char *buf, size_t size, const char *s)
 		} else {
 			buf[at++] = (char)ch;
 		}
+	}
+	/* Never cut inside a UTF-8 sequence: findings go out as JSON too.
+	 * Bytes >= 0x80 were copied one for one, so at backs off with i. */
+	while (i > 0 && s[i] && ((unsigned char)s[i] & 0xC0) == 0x80) {
+		i--;
+		at--;
 	}
 	buf[at++] = '"';
 	if (s && s[i] && at + 4 < size) {
@@ -846,12 +852,14 @@ static const struct dent *dset_insert(struct dset *s, const Cla *cla, const stru
 	return NULL;
 }
 
-/* s cut at 64 bytes, control characters as '?', to keep messages one line. */
+/* s cut at 64 bytes (on a character boundary), control characters as '?', to keep messages one line. */
 static const char *clean(char *buf, size_t size, const char *s)
 {
 	size_t i = 0;
 	for (; s && s[i] && i < 64 && i + 1 < size; i++)
 		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	while (i > 0 && s[i] && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--; /* not inside a UTF-8 sequence */
 	buf[i] = '\0';
 	return buf;
 }

@@ -17,6 +17,7 @@ static const struct {
 	{ "json", EDS_FMT_JSON },      { "text", EDS_FMT_TEXT },
 	{ "txtpb", EDS_FMT_TEXT },     { "textproto", EDS_FMT_TEXT },
 	{ "textpb", EDS_FMT_TEXT },    { "pbtxt", EDS_FMT_TEXT },
+	{ "yaml", EDS_FMT_YAML },      { "yml", EDS_FMT_YAML },
 };
 
 int eds_format_parse(const char *name, enum eds_format *out)
@@ -36,6 +37,7 @@ const char *eds_format_name(enum eds_format f)
 	case EDS_FMT_BINARY: return "binary";
 	case EDS_FMT_JSON: return "json";
 	case EDS_FMT_TEXT: return "text";
+	case EDS_FMT_YAML: return "yaml";
 	default: return "auto";
 	}
 }
@@ -127,6 +129,7 @@ int eds_codec_decode(enum eds_format f, const ProtobufCMessageDescriptor *desc,
 	case EDS_FMT_BINARY: return eds_bin_decode(desc, src, arena, lim, out, d);
 	case EDS_FMT_JSON: return eds_json_decode(desc, src, arena, lim, out, d);
 	case EDS_FMT_TEXT: return eds_text_decode(desc, src, arena, lim, out, d);
+	case EDS_FMT_YAML: return eds_yaml_decode(desc, src, arena, lim, out, d);
 	default: break;
 	}
 	return eds_diag_setf(d, EDS_E_INTERNAL, "decode called without a format");
@@ -139,6 +142,7 @@ int eds_codec_encode(enum eds_format f, const ProtobufCMessage *msg,
 	case EDS_FMT_BINARY: return eds_bin_encode(msg, opts, out, d);
 	case EDS_FMT_JSON: return eds_json_encode(msg, opts, out, d);
 	case EDS_FMT_TEXT: return eds_text_encode(msg, opts, out, d);
+	case EDS_FMT_YAML: return eds_yaml_encode(msg, opts, out, d);
 	default: break;
 	}
 	return eds_diag_setf(d, EDS_E_INTERNAL, "encode called without a format");

@@ -28,9 +28,9 @@
 #include "buf.h"
 #include "diag.h"
 
-enum eds_format { EDS_FMT_AUTO = 0, EDS_FMT_BINARY, EDS_FMT_JSON, EDS_FMT_TEXT };
+enum eds_format { EDS_FMT_AUTO = 0, EDS_FMT_BINARY, EDS_FMT_JSON, EDS_FMT_TEXT, EDS_FMT_YAML };
 
-/* "binary"/"pb"/"binpb", "json", "text"/"txtpb"/"textproto", "auto"; -1 if unknown. */
+/* "binary"/"pb"/"binpb", "json", "text"/"txtpb"/"textproto", "yaml"/"yml", "auto"; -1 if unknown. */
 int eds_format_parse(const char *name, enum eds_format *out);
 const char *eds_format_name(enum eds_format f);
 /*
@@ -61,6 +61,9 @@ typedef int eds_encode_fn(const ProtobufCMessage *msg, const struct eds_encode_o
 
 eds_decode_fn eds_bin_decode, eds_json_decode, eds_text_decode;
 eds_encode_fn eds_bin_encode, eds_json_encode, eds_text_encode;
+/* YAML, mapped like proto3 JSON (codec_yaml.c; see codec_yaml.h). */
+eds_decode_fn eds_yaml_decode;
+eds_encode_fn eds_yaml_encode;
 
 /* Dispatch on format (not AUTO). */
 int eds_codec_decode(enum eds_format f, const ProtobufCMessageDescriptor *desc,

@@ -412,6 +412,19 @@ static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsi
 	return EDS_OK;
 }
 
+/* Setting oneof member f: forget another member that is set (they share storage). */
+static void clear_other_member(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	uint32_t *oneof_case = (uint32_t *)((char *)m + f->quantifier_offset);
+	if (*oneof_case == 0 || *oneof_case == f->id)
+		return;
+	unsigned hint = 0;
+	const ProtobufCFieldDescriptor *old = find_field(m->descriptor, *oneof_case, &hint);
+	if (old)
+		memset((char *)m + old->offset, 0, elt_size(old->type));
+	*oneof_case = 0;
+}
+
 /* One known field at p (just after its tag, which starts at at). */
 static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 			unsigned wt, const uint8_t *at, const uint8_t **pp, const uint8_t *end,
@@ -431,6 +444,8 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 
 	size_t *pn = repeated ? (size_t *)(base + f->quantifier_offset) : NULL;
 	void *dst = member;
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		clear_other_member(m, f);
 	switch (wt) {
 	case 0:
 		if (!(n = get_varint(p, end, &v)))
@@ -511,7 +526,7 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 		default: { /* message */
 			ProtobufCMessage **pm = dst, *sub = NULL;
 			bool oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
-			/* merge into the message already there, unless another oneof member is set */
+			/* merge into the message already there (another oneof member was cleared above) */
 			if (!repeated && *pm && *pm != f->default_value &&
 			    (!oneof || *(uint32_t *)(base + f->quantifier_offset) == f->id))
 				sub = *pm;
@@ -531,9 +546,8 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 		++*pn;
 	} else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 		*(uint32_t *)(base + f->quantifier_offset) = f->id;
-	} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
-		   f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
-		*(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
+	} else if (f->quantifier_offset) {
+		*(protobuf_c_boolean *)(base + f->quantifier_offset) = 1; /* has_ of an optional scalar */
 	}
 	return EDS_OK;
 }
@@ -615,20 +629,207 @@ int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src 
 
 /* ---- encoding ---- */
 
+/*
+ * Each message type gets a plan once per call: per field, how presence is
+ * tested and how a value is written.  Presence is protobuf-c's: required
+ * always; repeated when non-empty; a oneof member when the case names it;
+ * an optional scalar by its has_ flag; a string or message pointer when
+ * neither NULL nor the default; otherwise (proto3) when not "zeroish", so
+ * that -0.0 is not written and NaN is.  Most tests are "the 4 or 8 bytes at
+ * toff differ from cmp" (inverted for oneofs); the rest add a check.
+ */
+enum extra { X_NONE, X_PTR_DEFAULT, X_STR_EMPTY, X_FLOAT, X_DOUBLE };
+
+/* How one value is written. */
+enum how { H_U32, H_I32, H_S32, H_U64, H_S64, H_F32, H_F64, H_BOOL, H_STR, H_BYTES, H_MSG };
+
+struct mplan;
+
+struct fplan {
+	uint32_t off;     /* the value, or the array of a repeated field */
+	uint32_t toff;    /* what the presence test reads */
+	uint32_t cmp;     /* present when the value read differs from cmp... */
+	uint8_t inv;      /* ...or, when set, equals it (oneof case == id) */
+	uint8_t wide;     /* the test reads 8 bytes (else 4) */
+	uint8_t extra;    /* enum extra */
+	uint8_t how;      /* enum how */
+	uint8_t repeated; /* 0, 1, 2 when packed */
+	uint8_t keylen;
+	uint8_t key[5];   /* the tag, with the wire type of one value (2 when packed) */
+	const void *dflt;
+	struct mplan *sub; /* plan of the sub-messages, found on first use */
+};
+
+struct mplan {
+	const ProtobufCMessageDescriptor *desc;
+	unsigned n;
+	struct fplan f[];
+};
+
 struct enc {
-	uint32_t *sizes; /* every sub-message's size, in visitation order */
+	/* per message, in visitation order: its size and which of its first 32 fields are set */
+	uint32_t *sizes, *bits;
 	size_t n, cap, next;
 	bool too_big;
+	struct mplan **plans; /* open addressing on the descriptor's address */
+	size_t nplans, mask;
 };
+
+static const size_t how_size[] = {
+	[H_U32] = 4, [H_I32] = 4, [H_S32] = 4, [H_U64] = 8, [H_S64] = 8, [H_F32] = 4, [H_F64] = 8,
+	[H_BOOL] = sizeof(protobuf_c_boolean), [H_STR] = sizeof(char *),
+	[H_BYTES] = sizeof(ProtobufCBinaryData), [H_MSG] = sizeof(void *),
+};
+
+static void oom(void)
+{
+	fprintf(stderr, "edsmod: out of memory (binary encoder)\n");
+	abort(); /* as arena.c: nothing sensible to return */
+}
+
+static enum how how_for(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_ENUM: return H_I32;
+	case PROTOBUF_C_TYPE_SINT32: return H_S32;
+	case PROTOBUF_C_TYPE_UINT32: return H_U32;
+	case PROTOBUF_C_TYPE_SINT64: return H_S64;
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64: return H_U64;
+	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT: return H_F32;
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE: return H_F64;
+	case PROTOBUF_C_TYPE_BOOL: return H_BOOL;
+	case PROTOBUF_C_TYPE_STRING: return H_STR;
+	case PROTOBUF_C_TYPE_BYTES: return H_BYTES;
+	default: return H_MSG;
+	}
+}
+
+static void plan_presence(struct fplan *fp, const ProtobufCFieldDescriptor *f)
+{
+	bool ptr = f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE;
+
+	fp->toff = f->offset;
+	fp->cmp = 0;
+	fp->inv = 0;
+	fp->wide = 0;
+	fp->extra = X_NONE;
+	switch (f->label) {
+	case PROTOBUF_C_LABEL_REQUIRED:
+		fp->inv = 1; /* a 32-bit read of the value never... */
+		fp->extra = X_NONE;
+		fp->toff = UINT32_MAX; /* ...see present(): always */
+		return;
+	case PROTOBUF_C_LABEL_REPEATED:
+		fp->toff = f->quantifier_offset;
+		fp->wide = 1;
+		return;
+	default:
+		break;
+	}
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+		fp->toff = f->quantifier_offset;
+		fp->cmp = f->id;
+		fp->inv = 1;
+		if (ptr)
+			fp->extra = X_PTR_DEFAULT;
+		return;
+	}
+	if (f->label == PROTOBUF_C_LABEL_OPTIONAL && !ptr) {
+		fp->toff = f->quantifier_offset;
+		return;
+	}
+	if (ptr) {
+		fp->wide = 1;
+		if (f->label == PROTOBUF_C_LABEL_OPTIONAL)
+			fp->extra = X_PTR_DEFAULT;
+		else if (f->type == PROTOBUF_C_TYPE_STRING)
+			fp->extra = X_STR_EMPTY;
+		return;
+	}
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_FLOAT:
+		fp->extra = X_FLOAT;
+		break;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		fp->wide = 1;
+		fp->extra = X_DOUBLE;
+		break;
+	case PROTOBUF_C_TYPE_BYTES: /* its len */
+		fp->wide = 1;
+		break;
+	default:
+		fp->wide = elt_size(f->type) == 8;
+		break;
+	}
+}
+
+static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
+{
+	struct mplan *p = malloc(sizeof *p + desc->n_fields * sizeof p->f[0]);
+	if (!p)
+		oom();
+	p->desc = desc;
+	p->n = desc->n_fields;
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		struct fplan *fp = &p->f[i];
+		plan_presence(fp, f);
+		fp->off = f->offset;
+		fp->how = (uint8_t)how_for(f->type);
+		fp->dflt = f->default_value;
+		fp->sub = NULL;
+		fp->repeated = 0;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED)
+			fp->repeated = (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) ? 2 : 1;
+		unsigned wt = fp->repeated == 2 ? 2 : wire_type_for(f->type);
+		uint64_t key = ((uint64_t)f->id << 3) | wt;
+		fp->keylen = 0;
+		do {
+			fp->key[fp->keylen++] = (uint8_t)(key >= 0x80 ? (key & 0x7F) | 0x80 : key);
+			key >>= 7;
+		} while (key);
+	}
+	return p;
+}
+
+static size_t plan_hash(const ProtobufCMessageDescriptor *desc)
+{
+	return (size_t)(((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull);
+}
+
+static struct mplan *plan_for(struct enc *e, const ProtobufCMessageDescriptor *desc)
+{
+	size_t at;
+	for (at = plan_hash(desc) & e->mask; e->plans[at]; at = (at + 1) & e->mask)
+		if (e->plans[at]->desc == desc)
+			return e->plans[at];
+	if (2 * (e->nplans + 1) > e->mask + 1) {
+		size_t mask = 2 * e->mask + 1;
+		struct mplan **t = calloc(mask + 1, sizeof *t);
+		if (!t)
+			oom();
+		for (size_t i = 0; i <= e->mask; i++) {
+			if (!e->plans[i])
+				continue;
+			size_t k = plan_hash(e->plans[i]->desc) & mask;
+			while (t[k])
+				k = (k + 1) & mask;
+			t[k] = e->plans[i];
+		}
+		free(e->plans);
+		e->plans = t;
+		e->mask = mask;
+		for (at = plan_hash(desc) & e->mask; e->plans[at]; at = (at + 1) & e->mask)
+			;
+	}
+	e->nplans++;
+	return e->plans[at] = build_plan(desc);
+}
 
 static inline size_t varint_size(uint64_t v)
 {
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
+	unsigned bits = 64 - (unsigned)__builtin_clzll(v | 1);
+	return (bits * 9 + 64) / 64; /* 1 + (bits - 1) / 7 for bits in 1..64 */
 }
 
 static inline uint8_t *put_varint(uint8_t *w, uint64_t v)
@@ -651,247 +852,183 @@ static inline uint64_t zigzag64(int64_t v)
 	return ((uint64_t)v << 1) ^ (0ull - ((uint64_t)v >> 63));
 }
 
-/* An int32 or enum: negative values are sign-extended to 10 bytes. */
-static inline uint64_t int32_wire(int32_t v)
+static bool present_extra(const char *base, const struct fplan *fp)
 {
-	return (uint64_t)(int64_t)v;
+	const void *member = base + fp->off;
+	switch ((enum extra)fp->extra) {
+	case X_PTR_DEFAULT: {
+		const void *ptr = *(const void *const *)member;
+		return ptr != NULL && ptr != fp->dflt;
+	}
+	case X_STR_EMPTY:
+		return **(const char *const *)member != '\0';
+	case X_FLOAT:
+		return *(const float *)member != 0;
+	case X_DOUBLE:
+		return *(const double *)member != 0;
+	default:
+		return true;
+	}
 }
 
-/*
- * How many values of f m holds for encoding: protobuf-c's rules, including
- * proto3 "zeroish" (so -0.0 is not written, NaN is).
- */
-static size_t present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+static inline bool present(const char *base, const struct fplan *fp)
 {
-	const char *base = (const char *)m;
-	const void *member = base + f->offset;
-	bool ptr_type = f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE;
+	if (fp->toff == UINT32_MAX)
+		return true; /* required */
+	const char *t = base + fp->toff;
+	uint64_t v;
+	if (fp->wide)
+		memcpy(&v, t, 8);
+	else {
+		uint32_t v32;
+		memcpy(&v32, t, 4);
+		v = v32;
+	}
+	if ((v != fp->cmp) == fp->inv)
+		return false;
+	return fp->extra == X_NONE || present_extra(base, fp);
+}
 
-	switch (f->label) {
-	case PROTOBUF_C_LABEL_REQUIRED:
-		return 1;
-	case PROTOBUF_C_LABEL_REPEATED:
-		return *(const size_t *)(base + f->quantifier_offset);
-	default:
+
+/* ---- reverse writer (prototype) ---- */
+struct renc {
+	uint8_t *buf, *ptr; /* bytes are written downwards; [ptr, buf + cap) is done */
+	size_t cap;
+	struct enc *e;
+};
+
+static void make_room(struct renc *r, size_t n)
+{
+	size_t used = (size_t)(r->buf + r->cap - r->ptr);
+	size_t cap = r->cap ? r->cap : 65536;
+	while (cap - used < n)
+		cap *= 2;
+	uint8_t *b = malloc(cap);
+	if (!b)
+		oom();
+	if (used)
+		memcpy(b + cap - used, r->ptr, used);
+	free(r->buf);
+	r->buf = b;
+	r->cap = cap;
+	r->ptr = b + cap - used;
+}
+
+static inline void room(struct renc *r, size_t n)
+{
+	if ((size_t)(r->ptr - r->buf) < n)
+		make_room(r, n);
+}
+
+static inline void back_varint(struct renc *r, uint64_t v)
+{
+	size_t n = varint_size(v);
+	r->ptr -= n;
+	put_varint(r->ptr, v);
+}
+
+static inline void back_key(struct renc *r, const struct fplan *fp)
+{
+	r->ptr -= fp->keylen;
+	memcpy(r->ptr, fp->key, fp->keylen);
+}
+
+static void back_message(struct renc *r, struct mplan *pl, const ProtobufCMessage *m);
+
+/* One value, then (unless packed) its key; room for 20 bytes is there. */
+static inline void back_value(struct renc *r, struct fplan *fp, const void *v)
+{
+	switch ((enum how)fp->how) {
+	case H_U32: back_varint(r, *(const uint32_t *)v); break;
+	case H_I32: back_varint(r, (uint64_t)(int64_t)*(const int32_t *)v); break;
+	case H_S32: back_varint(r, zigzag32(*(const int32_t *)v)); break;
+	case H_U64: back_varint(r, *(const uint64_t *)v); break;
+	case H_S64: back_varint(r, zigzag64(*(const int64_t *)v)); break;
+	case H_F32: r->ptr -= 4; memcpy(r->ptr, v, 4); break;
+	case H_F64: r->ptr -= 8; memcpy(r->ptr, v, 8); break;
+	case H_BOOL: *--r->ptr = *(const protobuf_c_boolean *)v ? 1 : 0; break;
+	case H_STR: {
+		const char *s = *(const char *const *)v;
+		size_t len = s ? strlen(s) : 0;
+		room(r, len + 20);
+		r->ptr -= len;
+		if (len)
+			memcpy(r->ptr, s, len);
+		back_varint(r, len);
 		break;
 	}
-	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-		if (*(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			return 0;
-		if (ptr_type) {
-			const void *ptr = *(const void *const *)member;
-			return ptr != NULL && ptr != f->default_value;
-		}
-		return 1;
-	}
-	if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-		if (ptr_type) {
-			const void *ptr = *(const void *const *)member;
-			return ptr != NULL && ptr != f->default_value;
-		}
-		return *(const protobuf_c_boolean *)(base + f->quantifier_offset) != 0;
-	}
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_BOOL:
-		return *(const protobuf_c_boolean *)member != 0;
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64:
-		return *(const uint64_t *)member != 0;
-	case PROTOBUF_C_TYPE_FLOAT:
-		return *(const float *)member != 0;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return *(const double *)member != 0;
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(const char *const *)member;
-		return s != NULL && *s != '\0';
-	}
-	case PROTOBUF_C_TYPE_BYTES:
-		return ((const ProtobufCBinaryData *)member)->len != 0;
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return *(const void *const *)member != NULL;
-	default:
-		return *(const uint32_t *)member != 0;
-	}
-}
-
-static size_t message_size(struct enc *e, const ProtobufCMessage *m);
-
-/* Bytes of one value of f at v, without its tag. */
-static size_t value_size(struct enc *e, const ProtobufCFieldDescriptor *f, const void *v)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_ENUM:
-		return varint_size(int32_wire(*(const int32_t *)v));
-	case PROTOBUF_C_TYPE_SINT32:
-		return varint_size(zigzag32(*(const int32_t *)v));
-	case PROTOBUF_C_TYPE_UINT32:
-		return varint_size(*(const uint32_t *)v);
-	case PROTOBUF_C_TYPE_SINT64:
-		return varint_size(zigzag64(*(const int64_t *)v));
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64:
-		return varint_size(*(const uint64_t *)v);
-	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
-		return 4;
-	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return 1;
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(const char *const *)v;
-		size_t len = s ? strlen(s) : 0;
-		return varint_size(len) + len;
-	}
-	case PROTOBUF_C_TYPE_BYTES: {
-		size_t len = ((const ProtobufCBinaryData *)v)->len;
-		return varint_size(len) + len;
-	}
-	case PROTOBUF_C_TYPE_MESSAGE: {
-		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)v;
-		size_t len = sub ? message_size(e, sub) : 0;
-		return varint_size(len) + len;
-	}
-	}
-	return 0;
-}
-
-static size_t message_size(struct enc *e, const ProtobufCMessage *m)
-{
-	const ProtobufCMessageDescriptor *desc = m->descriptor;
-	const char *base = (const char *)m;
-	size_t slot = e->n, size = 0;
-
-	if (e->n == e->cap) {
-		e->cap = e->cap ? 2 * e->cap : 1024;
-		uint32_t *s = realloc(e->sizes, e->cap * sizeof *s);
-		if (!s) {
-			fprintf(stderr, "edsmod: out of memory (binary encoder)\n");
-			abort(); /* as arena.c: nothing sensible to return */
-		}
-		e->sizes = s;
-	}
-	e->n++;
-	for (unsigned i = 0; i < desc->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &desc->fields[i];
-		size_t count = present(m, f);
-		if (!count)
-			continue;
-		size_t tag = varint_size((uint64_t)f->id << 3);
-		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-			size += tag + value_size(e, f, base + f->offset);
-			continue;
-		}
-		const char *arr = *(const char *const *)(base + f->offset);
-		size_t esz = elt_size(f->type), payload = 0;
-		for (size_t k = 0; k < count; k++)
-			payload += value_size(e, f, arr + k * esz);
-		if (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED)
-			size += tag + varint_size(payload) + payload;
-		else
-			size += count * tag + payload;
-	}
-	for (size_t i = 0; i < m->n_unknown_fields; i++)
-		size += varint_size((uint64_t)m->unknown_fields[i].tag << 3) + m->unknown_fields[i].len;
-	if (size > UINT32_MAX)
-		e->too_big = true;
-	e->sizes[slot] = (uint32_t)size;
-	return size;
-}
-
-static uint8_t *write_message(struct enc *e, const ProtobufCMessage *m, uint8_t *w);
-
-static uint8_t *write_value(struct enc *e, const ProtobufCFieldDescriptor *f, const void *v, uint8_t *w)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_ENUM:
-		return put_varint(w, int32_wire(*(const int32_t *)v));
-	case PROTOBUF_C_TYPE_SINT32:
-		return put_varint(w, zigzag32(*(const int32_t *)v));
-	case PROTOBUF_C_TYPE_UINT32:
-		return put_varint(w, *(const uint32_t *)v);
-	case PROTOBUF_C_TYPE_SINT64:
-		return put_varint(w, zigzag64(*(const int64_t *)v));
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64:
-		return put_varint(w, *(const uint64_t *)v);
-	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
-		memcpy(w, v, 4);
-		return w + 4;
-	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		memcpy(w, v, 8);
-		return w + 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		*w++ = *(const protobuf_c_boolean *)v ? 1 : 0;
-		return w;
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(const char *const *)v;
-		size_t len = s ? strlen(s) : 0;
-		w = put_varint(w, len);
-		if (len)
-			memcpy(w, s, len);
-		return w + len;
-	}
-	case PROTOBUF_C_TYPE_BYTES: {
+	case H_BYTES: {
 		const ProtobufCBinaryData *bd = v;
-		w = put_varint(w, bd->len);
+		room(r, bd->len + 20);
+		r->ptr -= bd->len;
 		if (bd->len)
-			memcpy(w, bd->data, bd->len);
-		return w + bd->len;
+			memcpy(r->ptr, bd->data, bd->len);
+		back_varint(r, bd->len);
+		break;
 	}
-	case PROTOBUF_C_TYPE_MESSAGE: {
+	case H_MSG: {
 		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)v;
-		if (!sub) {
-			*w++ = 0;
-			return w;
+		size_t len = 0;
+		if (sub) {
+			size_t before = (size_t)(r->buf + r->cap - r->ptr);
+			if (!fp->sub || fp->sub->desc != sub->descriptor)
+				fp->sub = plan_for(r->e, sub->descriptor);
+			back_message(r, fp->sub, sub);
+			len = (size_t)(r->buf + r->cap - r->ptr) - before;
+			room(r, 20);
 		}
-		w = put_varint(w, e->sizes[e->next]);
-		return write_message(e, sub, w);
+		back_varint(r, len);
+		break;
 	}
 	}
-	return w;
 }
 
-static uint8_t *write_message(struct enc *e, const ProtobufCMessage *m, uint8_t *w)
+static void back_field(struct renc *r, struct fplan *fp, const char *base)
 {
-	const ProtobufCMessageDescriptor *desc = m->descriptor;
-	const char *base = (const char *)m;
+	if (!fp->repeated) {
+		room(r, 20);
+		back_value(r, fp, base + fp->off);
+		back_key(r, fp);
+		return;
+	}
+	size_t count = *(const size_t *)(base + fp->toff);
+	const char *arr = *(const char *const *)(base + fp->off);
+	size_t esz = how_size[fp->how];
+	if (fp->repeated == 2) {
+		size_t before = (size_t)(r->buf + r->cap - r->ptr);
+		for (size_t k = count; k-- > 0;) {
+			room(r, 20);
+			back_value(r, fp, arr + k * esz);
+		}
+		size_t len = (size_t)(r->buf + r->cap - r->ptr) - before;
+		room(r, 20);
+		back_varint(r, len);
+		back_key(r, fp);
+		return;
+	}
+	for (size_t k = count; k-- > 0;) {
+		room(r, 20);
+		back_value(r, fp, arr + k * esz);
+		back_key(r, fp);
+	}
+}
 
-	e->next++; /* this message's own size was taken by the caller */
-	for (unsigned i = 0; i < desc->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &desc->fields[i];
-		size_t count = present(m, f);
-		if (!count)
-			continue;
-		uint64_t key = (uint64_t)f->id << 3;
-		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-			w = put_varint(w, key | wire_type_for(f->type));
-			w = write_value(e, f, base + f->offset, w);
-			continue;
-		}
-		const char *arr = *(const char *const *)(base + f->offset);
-		size_t esz = elt_size(f->type);
-		if (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) {
-			size_t payload = 0;
-			for (size_t k = 0; k < count; k++)
-				payload += value_size(e, f, arr + k * esz);
-			w = put_varint(w, key | 2);
-			w = put_varint(w, payload);
-			for (size_t k = 0; k < count; k++)
-				w = write_value(e, f, arr + k * esz, w);
-			continue;
-		}
-		unsigned wt = wire_type_for(f->type);
-		for (size_t k = 0; k < count; k++) {
-			w = put_varint(w, key | wt);
-			w = write_value(e, f, arr + k * esz, w);
-		}
-	}
-	for (size_t i = 0; i < m->n_unknown_fields; i++) {
+static void back_message(struct renc *r, struct mplan *pl, const ProtobufCMessage *m)
+{
+	const char *base = (const char *)m;
+	for (size_t i = m->n_unknown_fields; i-- > 0;) {
 		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
-		w = put_varint(w, ((uint64_t)u->tag << 3) | u->wire_type);
+		room(r, u->len + 20);
+		r->ptr -= u->len;
 		if (u->len)
-			memcpy(w, u->data, u->len);
-		w += u->len;
+			memcpy(r->ptr, u->data, u->len);
+		back_varint(r, ((uint64_t)u->tag << 3) | u->wire_type);
 	}
-	return w;
+	for (unsigned i = pl->n; i-- > 0;) {
+		struct fplan *fp = &pl->f[i];
+		if (present(base, fp))
+			back_field(r, fp, base);
+	}
 }
 
 int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
@@ -899,25 +1036,26 @@ int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *op
 {
 	(void)opts;
 	struct enc e = { 0 };
+	struct renc r = { .e = &e };
 	int rc = EDS_OK;
-	size_t n = message_size(&e, msg);
 
-	if (e.too_big) {
-		rc = eds_diag_setf(d, EDS_E_ENCODE,
-				   "a message is larger than 4294967295 bytes (the binary format's limit)");
-	} else if (eds_buf_reserve(out, n) < 0) {
+	e.mask = 63;
+	e.plans = calloc(e.mask + 1, sizeof *e.plans);
+	if (!e.plans)
+		oom();
+	make_room(&r, 64);
+	back_message(&r, plan_for(&e, msg->descriptor), msg);
+	size_t n = (size_t)(r.buf + r.cap - r.ptr);
+	if (eds_buf_reserve(out, n) < 0) {
 		rc = eds_diag_setf(d, EDS_E_LIMIT, "output of %zu bytes is larger than the limit of %zu",
 				   out->len + n, out->max);
 	} else {
-		uint8_t *start = (uint8_t *)out->data + out->len;
-		uint8_t *w = write_message(&e, msg, start);
-		if ((size_t)(w - start) != n || e.next != e.n)
-			rc = eds_diag_setf(d, EDS_E_INTERNAL,
-					   "binary encoder wrote %zu bytes where it computed %zu",
-					   (size_t)(w - start), n);
-		else
-			out->len += n;
+		memcpy(out->data + out->len, r.ptr, n);
+		out->len += n;
 	}
-	free(e.sizes);
+	for (size_t i = 0; i <= e.mask; i++)
+		free(e.plans[i]);
+	free(e.plans);
+	free(r.buf);
 	return rc;
 }

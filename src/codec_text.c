@@ -2359,9 +2359,10 @@ static bool step_field(const struct eds_src *src, struct cursor *c, const Protob
 		       const struct seg *g)
 {
 	struct span v;
-	bool map = is_map_field(c->desc, f);
+	/* A map without ["key"] is its entries, like a repeated field: the first one. */
+	bool map = g->has_key && is_map_field(c->desc, f);
 	if (!find_in_body(src, c->bs, f->name, strlen(f->name), g->has_index ? g->index : 0,
-			  g->has_key && map ? g->key : NULL, g->klen, false, &v, NULL))
+			  map ? g->key : NULL, g->klen, false, &v, NULL))
 		return false;
 	if (!map) {
 		enter(c, f->type == PROTOBUF_C_TYPE_MESSAGE ? f->descriptor : NULL, &v, src->text);

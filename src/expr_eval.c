@@ -130,7 +130,8 @@ int eds_run_fail(struct eds_run *r, struct eds_span span, const char *fmt, ...)
 	else
 		eds_diag_setf(d, EDS_E_RUNTIME, "%s failed: %s", where, detail);
 	d->severity = EDS_SEV_ERROR;
-	snprintf(d->path, sizeof d->path, "%s", path);
+	/* the message names the endpoint: d->path stays empty, or front ends
+	 * would show it twice, beside a location in the rules */
 	return eds_diag_span(d, &r->p->srcs[r->rule->src], span.start, span.end);
 }
 

@@ -149,7 +149,7 @@ setup() {
 	run -0 edsmod --version
 	[[ "$output" == "edsmod "* ]]
 	run -2 edsmod --bogus a.json
-	run -2 edsmod --to yaml a.json
+	run -2 edsmod --to xml a.json
 	run -2 edsmod --max-depth 0 a.json
 	run -2 edsmod --max-input lots a.json
 }

@@ -21,7 +21,9 @@
  * missing message value
  * in a map entry made an empty message (text and JSON print one), and, for
  * the JSON leg only,
- * (d) unknown fields dropped (proto3 JSON cannot carry them).  Both sides of
+ * (d) unknown fields dropped (proto3 JSON cannot carry them) and every
+ * google.protobuf.NullValue made 0 (JSON prints any as null).  A message
+ * whose unknown fields hold a group skips the text leg (fz_has_group).  Both sides of
  * each comparison are normalised the same way.  A JSON encoding that
  * fails with EDS_E_ENCODE (NaN or Infinity in a google.protobuf.Value, an Any
  * of an unknown type, a Duration out of range) skips the JSON leg; any other
@@ -231,10 +233,109 @@ FZ_UNUSED static void fz_norm_msg(ProtobufCMessage *m, struct eds_arena *a, int 
 			ProtobufCMessage *sub = *(ProtobufCMessage **)base;
 			if (sub)
 				fz_norm_msg(sub, a, strip, depth + 1);
+		} else if (f->type == PROTOBUF_C_TYPE_ENUM) {
+			/* JSON prints any NullValue as null, which reads back as 0 */
+			if (strip && strcmp(((const ProtobufCEnumDescriptor *)f->descriptor)->name,
+					    "google.protobuf.NullValue") == 0)
+				*(int *)base = 0;
 		} else {
 			fz_norm_nan(base, f->type);
 		}
 	}
+}
+
+/* Does an unknown length-delimited payload, which the text printer shows
+ * as a nested message when it parses as one (as protoc does), hold a group?
+ * "14 { }" reads back as an empty length-delimited field, not a group: the
+ * text format cannot tell them apart, so such inputs skip the text leg. */
+/* 1: p[0..n) parses as fields and holds a group where the printer would
+ * show it; 0: parses, no group; -1: does not parse (printed as a string). */
+FZ_UNUSED static int fz_ld_has_group(const uint8_t *p, size_t n, unsigned budget)
+{
+	size_t i = 0;
+	int group = 0;
+	while (i < n) {
+		uint64_t tag = 0, v = 0;
+		unsigned sh = 0;
+		while (i < n && sh < 64) {
+			tag |= (uint64_t)(p[i] & 0x7F) << sh;
+			sh += 7;
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		if ((tag >> 3) == 0)
+			return -1;
+		switch (tag & 7) {
+		case 0:
+			while (i < n && (p[i] & 0x80))
+				i++;
+			if (i++ >= n)
+				return -1;
+			break;
+		case 1:
+		case 5:
+			if (n - i < ((tag & 7) == 1 ? 8u : 4u))
+				return -1;
+			i += (tag & 7) == 1 ? 8 : 4;
+			break;
+		case 2:
+			sh = 0;
+			while (i < n && sh < 64) {
+				v |= (uint64_t)(p[i] & 0x7F) << sh;
+				sh += 7;
+				if (!(p[i++] & 0x80))
+					break;
+			}
+			if (v > n - i)
+				return -1;
+			if (budget && fz_ld_has_group(p + i, (size_t)v, budget - 1) == 1)
+				group = 1;
+			i += (size_t)v;
+			break;
+		case 3:
+		case 4:
+			group = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return group;
+}
+
+FZ_UNUSED static int fz_has_group(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
+		if (u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+			continue;
+		/* protobuf-c keeps the length prefix in data */
+		size_t k = 0;
+		while (k < u->len && (u->data[k] & 0x80))
+			k++;
+		if (k < u->len && fz_ld_has_group(u->data + k + 1, u->len - k - 1, 10) == 1)
+			return 1;
+	}
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		const char *base = (const char *)m + f->offset;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)base;
+			for (size_t j = 0; j < n; j++)
+				if (fz_has_group(v[j]))
+					return 1;
+		} else if (*(ProtobufCMessage *const *)base && fz_has_group(*(ProtobufCMessage *const *)base)) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* ---- the round trip ---- */
@@ -317,6 +418,8 @@ FZ_UNUSED static void fz_roundtrip(ProtobufCMessage *m, struct eds_arena *a, uns
 
 	/* text */
 	fz_encode(eds_text_encode, "text encode", m, &o, &txt);
+	if (fz_has_group(m))
+		goto json;
 	ProtobufCMessage *mt = fz_decode(eds_text_decode, "text decode of our own output", &txt, a);
 	fz_encode(eds_text_encode, "text encode after text", mt, &o, &txt2);
 	fz_same("text printed twice", &txt, &txt2, NULL);
@@ -324,7 +427,7 @@ FZ_UNUSED static void fz_roundtrip(ProtobufCMessage *m, struct eds_arena *a, uns
 	fz_canon(mb, a, 0, &ref);
 	fz_same("text", &ref, &b1, &txt);
 
-	/* JSON */
+json:
 	js.len = 0;
 	int rc = eds_json_encode(m, &o, &js, &d);
 	if (rc && rc != EDS_E_ENCODE)
