@@ -10,6 +10,8 @@
 #include "check.h"
 #include "cli.h"
 #include "cmd.h"
+#include "container.h"
+#include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "rules.h"
 
 enum out_format { OUT_TEXT, OUT_JSON, OUT_GITHUB };
@@ -21,6 +23,7 @@ static const struct option longopts[] = {
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "grpc", no_argument, NULL, OPT_GRPC },
 	{ "from", required_argument, NULL, OPT_FROM },
+	{ "container", required_argument, NULL, OPT_CONTAINER },
 	{ "max-input", required_argument, NULL, OPT_MAX_INPUT },
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "help", no_argument, NULL, 'h' },
@@ -29,7 +32,7 @@ static const struct option longopts[] = {
 
 static const char usage[] =
 	"usage: edsmod check [-e RULE]... [-f FILE]... [--format text|json|github] [--strict]\n"
-	"                    [--grpc] [--from FMT] FILE...\n"
+	"                    [--grpc] [--from FMT] [--container C] FILE...\n"
 	"Validate ClusterLoadAssignments against Envoy's constraints and your assertions.\n"
 	"See edsmod(1), CHECKS.\n";
 
@@ -69,8 +72,13 @@ static void gh_str(FILE *f, const char *s, int prop)
 	}
 }
 
-static void emit(enum out_format fmt, const char *file, const struct eds_diag *d, int *first)
+/* site: the CLA the finding is about, when it sits in a container. */
+static void emit(enum out_format fmt, const char *file, const struct eds_site *site,
+		 const struct eds_diag *d, int *first)
 {
+	char label[320] = "";
+	if (site)
+		eds_site_label(site, label, sizeof label);
 	unsigned line = 0, col = 0;
 	if (d->src && d->loc == EDS_LOC_SPAN)
 		eds_src_linecol(d->src, d->span.start, &line, &col);
@@ -81,6 +89,8 @@ static void emit(enum out_format fmt, const char *file, const struct eds_diag *d
 			printf("%s:%u:%u: ", file, line, col);
 		else
 			printf("%s: ", file);
+		if (label[0])
+			printf("%s: ", label);
 		if (d->path[0])
 			printf("%s: ", d->path);
 		printf("%s: %s", sev, d->msg);
@@ -93,6 +103,13 @@ static void emit(enum out_format fmt, const char *file, const struct eds_diag *d
 		json_str(stdout, file);
 		if (line)
 			printf(", \"line\": %u, \"column\": %u", line, col);
+		if (label[0]) {
+			const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = (const void *)site->cla;
+			printf(", \"resource\": ");
+			json_str(stdout, site->place);
+			printf(", \"cluster\": ");
+			json_str(stdout, cla && cla->cluster_name ? cla->cluster_name : "");
+		}
 		printf(", \"path\": ");
 		json_str(stdout, d->path);
 		printf(", \"severity\": \"%s\", \"id\": ", sev);
@@ -110,6 +127,10 @@ static void emit(enum out_format fmt, const char *file, const struct eds_diag *d
 		gh_str(stdout, "edsmod ", 1);
 		gh_str(stdout, d->id ? d->id : "check", 1);
 		printf("::");
+		if (label[0]) {
+			gh_str(stdout, label, 0);
+			fputs(": ", stdout);
+		}
 		if (d->path[0]) {
 			gh_str(stdout, d->path, 0);
 			fputs(": ", stdout);
@@ -119,6 +140,56 @@ static void emit(enum out_format fmt, const char *file, const struct eds_diag *d
 		break;
 	}
 	*first = 0;
+}
+
+struct cctx {
+	enum out_format fmt;
+	const struct eds_check_opts *co;
+	struct eds_program *prog;
+	struct eds_arena *arena;
+	const struct eds_src *src;
+	const char *name;
+	int *first;
+	size_t nerrors, nwarnings;
+	int bad_input;
+};
+
+/* Envoy's constraints and the assertions, on one CLA of the input. */
+static int check_site(void *ctx, struct eds_site *st, struct eds_diag *d)
+{
+	struct cctx *c = ctx;
+	if (!st->cla) { /* did not decode; the others are still checked */
+		if (!d->src)
+			d->src = c->src;
+		eds_cli_render(stderr, d);
+		if (!c->bad_input)
+			c->bad_input = d->code;
+		return EDS_OK;
+	}
+	struct eds_diags f = { 0 };
+	eds_check_cla(st->cla, c->co, &f);
+	if (c->prog) {
+		bool changed;
+		struct eds_run_opts ro = { .mode = EDS_RUN_CHECK, .findings = &f, .input = c->src };
+		int r = eds_rules_run(c->prog, st->cla, c->arena, &ro, &changed, d);
+		if (r) {
+			eds_site_path(st, d);
+			eds_cli_render(stderr, d);
+			eds_diag_clear(d);
+			if (!c->bad_input)
+				c->bad_input = r;
+		}
+	}
+	for (size_t k = 0; k < f.n; k++) {
+		if (f.v[k].loc != EDS_LOC_SPAN || f.v[k].src != c->src)
+			eds_container_locate(st, &f.v[k]);
+		emit(c->fmt, c->name, st->place[0] ? st : NULL, &f.v[k], c->first);
+	}
+	eds_diags_count(&f);
+	c->nerrors += f.nerrors;
+	c->nwarnings += f.nwarnings;
+	eds_diags_release(&f);
+	return EDS_OK;
 }
 
 int cmd_check(int argc, char **argv)
@@ -178,55 +249,37 @@ int cmd_check(int argc, char **argv)
 		goto done;
 	}
 	struct eds_arena *arena = eds_arena_new(1 << 20);
-	size_t nerrors = 0, nwarnings = 0;
-	int first = 1, bad_input = 0;
+	int first = 1;
 	if (fmt == OUT_JSON)
 		putchar('[');
+	struct cctx cx = { .fmt = fmt, .co = &co, .prog = prog, .arena = arena, .first = &first };
 	for (int i = optind; i < argc; i++) {
 		char *data = NULL;
 		size_t len = 0;
 		const char *name = strcmp(argv[i], "-") ? argv[i] : "<stdin>";
 		struct eds_src src = { .name = name };
 		int r = eds_cli_read(argv[i], in.lim.max_input, &data, &len, &d);
-		enum eds_format from = EDS_FMT_AUTO;
-		ProtobufCMessage *msg = NULL;
 		if (!r) {
 			src.text = data;
 			src.len = len;
-			r = eds_cli_decode(&in, &src, arena, &from, &msg, &d);
+			cx.src = &src;
+			cx.name = name;
+			struct eds_container_opts o = { .from = in.from, .kind = in.container, .lim = in.lim,
+							.keep_going = true };
+			if ((r = eds_container_run(&src, &o, arena, check_site, &cx, NULL, NULL, &d)) && !d.src)
+				d.src = &src;
 		}
 		if (r) {
 			eds_cli_render(stderr, &d);
-			if (!bad_input || r == EDS_E_IO)
-				bad_input = r;
-			free(data);
-			eds_arena_reset(arena);
-			continue;
+			eds_diag_clear(&d);
+			if (!cx.bad_input || r == EDS_E_IO)
+				cx.bad_input = r;
 		}
-		struct eds_diags f = { 0 };
-		eds_check_cla(msg, &co, &f);
-		if (prog) {
-			bool changed;
-			struct eds_run_opts ro = { .mode = EDS_RUN_CHECK, .findings = &f, .input = &src };
-			r = eds_rules_run(prog, msg, arena, &ro, &changed, &d);
-			if (r) {
-				eds_cli_render(stderr, &d);
-				if (!bad_input)
-					bad_input = r;
-			}
-		}
-		for (size_t k = 0; k < f.n; k++) {
-			if (f.v[k].loc != EDS_LOC_SPAN || f.v[k].src != &src)
-				eds_cli_locate(&f.v[k], &src, from);
-			emit(fmt, name, &f.v[k], &first);
-		}
-		eds_diags_count(&f);
-		nerrors += f.nerrors;
-		nwarnings += f.nwarnings;
-		eds_diags_release(&f);
 		free(data);
 		eds_arena_reset(arena);
 	}
+	size_t nerrors = cx.nerrors, nwarnings = cx.nwarnings;
+	int bad_input = cx.bad_input;
 	if (fmt == OUT_JSON)
 		printf("%s]\n", first ? "" : "\n");
 	if (fmt == OUT_TEXT && (nerrors || nwarnings))

@@ -2,23 +2,26 @@
 #define EDS_CMD_H
 
 #include "codec.h"
+#include "container.h"
 
 int cmd_transform(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #define EDSMOD_VERSION "0.1.0"
 
 /* Options shared by transform and check. */
 struct eds_cli_input_opts {
 	enum eds_format from;
+	enum eds_container container;
 	struct eds_limits lim;
 };
-/* Handle --from/--max-input/--max-depth/--max-output (long option ids
- * below); returns 1 if handled, 0 if not ours, -1 on a bad value. */
+/* Handle --from/--container/--max-input/--max-depth/--max-output (long
+ * option ids below); returns 1 if handled, 0 if not ours, -1 on a bad value. */
 enum {
 	OPT_FROM = 0x100, OPT_TO, OPT_MAX_INPUT, OPT_MAX_DEPTH, OPT_MAX_OUTPUT, OPT_PRETTY,
 	OPT_COMPACT, OPT_PROTO_NAMES, OPT_VALIDATE, OPT_NO_VALIDATE, OPT_SKIP_ERRORS,
-	OPT_FORMAT, OPT_STRICT, OPT_GRPC, OPT_VERSION,
+	OPT_FORMAT, OPT_STRICT, OPT_GRPC, OPT_VERSION, OPT_CONTAINER,
 };
 int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg);
 
@@ -28,7 +31,7 @@ int eds_cli_decode(const struct eds_cli_input_opts *o, const struct eds_src *src
 		   struct eds_arena *arena, enum eds_format *fmt, ProtobufCMessage **out,
 		   struct eds_diag *d);
 
-/* Map a check finding's path to a line:col span for JSON and text inputs. */
+/* Map a check finding's path to a line:col span for JSON, YAML and text inputs. */
 void eds_cli_locate(struct eds_diag *d, const struct eds_src *src, enum eds_format fmt);
 
 #endif

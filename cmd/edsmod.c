@@ -21,6 +21,7 @@ static const struct {
 } commands[] = {
 	{ "transform", cmd_transform },
 	{ "check", cmd_check },
+	{ "diff", cmd_diff },
 	{ "serve", cmd_serve },
 };
 

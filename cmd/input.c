@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "codec_json.h"
 #include "codec_text.h"
+#include "codec_yaml.h"
 #include "schema.h"
 
 int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg)
@@ -14,7 +15,15 @@ int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg)
 	case OPT_FROM:
 		if (eds_format_parse(arg, &o->from) < 0) {
 			eds_cli_renderf(stderr, EDS_SEV_ERROR,
-					"unknown format \"%s\" for --from (binary, json, text, auto)", arg);
+					"unknown format \"%s\" for --from (binary, json, yaml, text, auto)", arg);
+			return -1;
+		}
+		return 1;
+	case OPT_CONTAINER:
+		if (eds_container_parse(arg, &o->container) < 0) {
+			eds_cli_renderf(stderr, EDS_SEV_ERROR,
+					"unknown container \"%s\" for --container (auto, cla, list, jsonl, delimited, "
+					"discovery, config-dump)", arg);
 			return -1;
 		}
 		return 1;
@@ -54,6 +63,8 @@ int eds_cli_decode(const struct eds_cli_input_opts *o, const struct eds_src *src
 	enum eds_format f = o->from;
 	if (f == EDS_FMT_AUTO)
 		f = eds_format_detect(src->text, src->len);
+	if (o->from == EDS_FMT_AUTO && f == EDS_FMT_TEXT && eds_yaml_detect(src->text, src->len) > 0)
+		f = EDS_FMT_YAML;
 	*fmt = f;
 	int rc = eds_codec_decode(f, eds_schema_cla, src, arena, &o->lim, out, d);
 	if (rc == EDS_E_DECODE && o->from == EDS_FMT_AUTO && f == EDS_FMT_TEXT) {
@@ -79,6 +90,8 @@ void eds_cli_locate(struct eds_diag *d, const struct eds_src *src, enum eds_form
 		rc = eds_json_locate(src, d->path, &start, &end);
 	else if (fmt == EDS_FMT_TEXT)
 		rc = eds_text_locate(src, eds_schema_cla, d->path, &start, &end);
+	else if (fmt == EDS_FMT_YAML)
+		rc = eds_yaml_locate(src, d->path, &start, &end);
 	if (rc >= 0)
 		eds_diag_span(d, src, start, end);
 	else

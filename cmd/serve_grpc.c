@@ -24,6 +24,7 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,15 +344,27 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 	s->cfg = cfg;
 	atomic_init(&s->stopping, false);
 
+	/* gRPC 1.51 opens a stream's receive window to whatever length the
+	 * message prefix announces and checks max_message only once it holds
+	 * the whole message: one client announcing 2 GiB would make it buffer
+	 * 2 GiB.  Under a memory quota gRPC cancels the streams that overrun
+	 * it (ENHANCE_YOUR_CALM); room for a few requests of the largest size
+	 * plus connection buffers. */
+	uint64_t quota_bytes = 4 * (uint64_t)cfg->max_message + ((uint64_t)64 << 20);
+	grpc_resource_quota *quota = grpc_resource_quota_create("edsmod-serve");
+	grpc_resource_quota_resize(quota, quota_bytes > SIZE_MAX ? SIZE_MAX : (size_t)quota_bytes);
 	grpc_arg args[] = {
 		{ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
 		  .value.integer = (int)cfg->max_message },
 		/* gRPC sets SO_REUSEPORT by default: a second server on the same
 		 * port would start silently and share the traffic. */
 		{ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0 },
+		{ .type = GRPC_ARG_POINTER, .key = GRPC_ARG_RESOURCE_QUOTA,
+		  .value.pointer = { .p = quota, .vtable = grpc_resource_quota_arg_vtable() } },
 	};
 	grpc_channel_args cargs = { .num_args = sizeof args / sizeof args[0], .args = args };
 	s->server = grpc_server_create(&cargs, NULL);
+	grpc_resource_quota_unref(quota);
 
 	s->registered = calloc(cfg->nmethods ? cfg->nmethods : 1, sizeof *s->registered);
 	if (!s->registered)

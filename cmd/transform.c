@@ -12,15 +12,18 @@
 #include "check.h"
 #include "cli.h"
 #include "cmd.h"
+#include "container.h"
 #include "rules.h"
 
 static const char usage[] =
 	"usage: edsmod [--from FMT] [--to FMT] [-e RULE]... [-f FILE]... [-o OUT | -i] [FILE...]\n"
 	"       edsmod check [-e RULE]... [-f FILE]... [--format text|json|github] [--strict] FILE...\n"
+	"       edsmod diff [--format text|json] A B\n"
 	"       edsmod serve [--listen ADDR]... [-e RULE]... [-f FILE]...\n"
-	"Rewrite Envoy ClusterLoadAssignments (binary, json or text protobuf).\n"
-	"  --from FMT       input format: auto (default), binary, json, text\n"
+	"Rewrite Envoy ClusterLoadAssignments (binary, json, yaml or text protobuf).\n"
+	"  --from FMT       input format: auto (default), binary, json, yaml, text\n"
 	"  --to FMT         output format (default: the input's)\n"
+	"  --container C    auto (default), cla, list, jsonl, delimited, discovery, config-dump\n"
 	"  -e RULE          apply RULE (repeatable; in order with -f)\n"
 	"  -f FILE          apply the rules in FILE (repeatable)\n"
 	"  -o OUT           write to OUT (atomically) instead of stdout\n"
@@ -34,6 +37,7 @@ static const char usage[] =
 static const struct option longopts[] = {
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
+	{ "container", required_argument, NULL, OPT_CONTAINER },
 	{ "output", required_argument, NULL, 'o' },
 	{ "in-place", no_argument, NULL, 'i' },
 	{ "expression", required_argument, NULL, 'e' },
@@ -61,95 +65,102 @@ struct transform {
 	struct eds_program *prog;
 };
 
-static int has_newline_inside(const char *s, size_t n)
-{
-	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	return memchr(s, '\n', n) != NULL;
-}
+struct tsite {
+	struct transform *t;
+	const struct eds_src *src;
+	struct eds_arena *arena;
+	bool reported; /* the callback printed its own diagnostics */
+};
 
-/* Decode, run, validate and encode one input, appending to out. */
-static int one(struct transform *t, const struct eds_src *src, struct eds_arena *arena,
-	       struct eds_buf *out, enum eds_format *to_used)
+/* Rules, then validation, for one CLA of the input. */
+static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 {
-	struct eds_diag d = { 0 };
-	enum eds_format from;
-	ProtobufCMessage *msg;
-	int rc = eds_cli_decode(&t->in, src, arena, &from, &msg, &d);
-	if (rc) {
-		eds_cli_render(stderr, &d);
-		return rc;
-	}
+	struct tsite *ts = ctx;
+	struct transform *t = ts->t;
+	const struct eds_src *src = ts->src;
 	bool changed = false;
+	int rc;
 	if (t->prog) {
 		struct eds_diags warns = { 0 };
 		struct eds_run_opts ro = { .mode = EDS_RUN_TRANSFORM,
 					   .skip_errors = t->skip_errors,
 					   .findings = &warns,
 					   .input = src };
-		rc = eds_rules_run(t->prog, msg, arena, &ro, &changed, &d);
-		for (size_t i = 0; i < warns.n; i++)
+		rc = eds_rules_run(t->prog, st->cla, ts->arena, &ro, &changed, d);
+		for (size_t i = 0; i < warns.n; i++) {
+			eds_site_path(st, &warns.v[i]);
 			eds_cli_render(stderr, &warns.v[i]);
+		}
 		eds_diags_release(&warns);
 		if (rc) {
-			eds_cli_render(stderr, &d);
+			eds_site_path(st, d);
+			eds_cli_render(stderr, d);
+			ts->reported = true;
 			return rc;
 		}
 	}
+	st->changed = changed;
 	if ((changed && !t->no_validate) || t->validate) {
 		struct eds_diags f = { 0 };
 		struct eds_check_opts co = { 0 };
-		size_t nerr = eds_check_cla(msg, &co, &f);
+		size_t nerr = eds_check_cla(st->cla, &co, &f);
 		if (nerr) {
 			for (size_t i = 0; i < f.n; i++) {
 				if (f.v[i].severity != EDS_SEV_ERROR)
 					continue;
 				if (!changed)
-					eds_cli_locate(&f.v[i], src, from);
+					eds_container_locate(st, &f.v[i]);
 				else
 					f.v[i].src = src;
+				eds_site_path(st, &f.v[i]);
 				eds_cli_render(stderr, &f.v[i]);
 			}
+			char label[320];
+			eds_site_label(st, label, sizeof label);
 			eds_cli_renderf(stderr, EDS_SEV_ERROR,
-					"%s: %s is not a valid ClusterLoadAssignment (%zu error%s); nothing written%s",
-					src->name, changed ? "the result of the rules" : "the input", nerr,
-					nerr == 1 ? "" : "s", changed ? " (--no-validate writes it anyway)" : "");
+					"%s: %s%s%s is not a valid ClusterLoadAssignment (%zu error%s); nothing written%s",
+					src->name, changed ? "the result of the rules" : label[0] ? "" : "the input",
+					changed && label[0] ? " for " : "", label, nerr, nerr == 1 ? "" : "s",
+					changed ? " (--no-validate writes it anyway)" : "");
 			eds_diags_release(&f);
+			ts->reported = true;
 			return EDS_E_INVALID;
 		}
 		eds_diags_release(&f);
 	}
-	enum eds_format to = t->to ? t->to : from;
-	*to_used = to;
-	if (to == EDS_FMT_BINARY && from == EDS_FMT_BINARY && !changed) {
-		/* Byte for byte: re-packing could reorder unknown fields. */
-		eds_buf_append(out, src->text, src->len);
-		if (eds_buf_overflowed(out)) {
-			eds_cli_renderf(stderr, EDS_SEV_ERROR, "%s: output larger than %zu bytes (--max-output)",
-					src->name, out->max);
-			return EDS_E_LIMIT;
-		}
-		return EDS_OK;
-	}
-	struct eds_encode_opts eo = { .proto_names = t->proto_names };
+	return EDS_OK;
+}
+
+/* Decode, run, validate and encode one input (every CLA in it), appending to out. */
+static int one(struct transform *t, const struct eds_src *src, struct eds_arena *arena,
+	       struct eds_buf *out, enum eds_format *to_used)
+{
+	struct eds_diag d = { 0 };
+	struct tsite ts = { .t = t, .src = src, .arena = arena };
+	struct eds_container_opts o = { .from = t->in.from,
+					.kind = t->in.container,
+					.lim = t->in.lim,
+					.to = t->to,
+					.enc = { .proto_names = t->proto_names } };
 	if (t->pretty >= 0)
-		eo.pretty = t->pretty;
+		o.pretty = t->pretty;
 	else if (t->in_place)
-		eo.pretty = from != EDS_FMT_JSON || has_newline_inside(src->text, src->len);
+		o.pretty = -1; /* keep the file's layout */
 	else
-		eo.pretty = !t->out_path && isatty(1);
+		o.pretty = !t->out_path && isatty(1);
+	struct eds_container_info info;
 	size_t before = out->len;
-	rc = eds_codec_encode(to, msg, &eo, out, &d);
+	int rc = eds_container_run(src, &o, arena, on_site, &ts, out, &info, &d);
+	*to_used = info.to;
 	if (rc) {
 		out->len = before;
-		if (!d.src)
-			d.src = src;
-		eds_cli_render(stderr, &d);
-		return rc;
+		if (!ts.reported) {
+			if (!d.src)
+				d.src = src;
+			eds_cli_render(stderr, &d);
+		}
 	}
-	if (to == EDS_FMT_JSON && !eo.pretty && (out->len == before || out->data[out->len - 1] != '\n'))
-		eds_buf_putc(out, '\n');
-	return EDS_OK;
+	return rc;
 }
 
 int cmd_transform(int argc, char **argv)
@@ -180,7 +191,7 @@ int cmd_transform(int argc, char **argv)
 		case OPT_TO:
 			if (eds_format_parse(optarg, &t.to) < 0 || t.to == EDS_FMT_AUTO) {
 				eds_cli_renderf(stderr, EDS_SEV_ERROR,
-						"unknown format \"%s\" for --to (binary, json, text)", optarg);
+						"unknown format \"%s\" for --to (binary, json, yaml, text)", optarg);
 				goto usage_error;
 			}
 			break;
@@ -247,11 +258,20 @@ int cmd_transform(int argc, char **argv)
 			if (t.in_place)
 				out.len = 0;
 			r = one(&t, &src, arena, &out, &to);
+			if (!r && !t.in_place && i > 0 && to == EDS_FMT_YAML) {
+				/* one YAML document per input */
+				size_t n = out.len - before;
+				eds_buf_append(&out, "---\n", 4);
+				if (!eds_buf_overflowed(&out)) {
+					memmove(out.data + before + 4, out.data + before, n);
+					memcpy(out.data + before, "---\n", 4);
+				}
+			}
 			if (!r && t.in_place) {
 				r = eds_cli_write_atomic(files[i], out.data, out.len, &d);
 				if (r)
 					eds_cli_render(stderr, &d);
-			} else if (!r && nfiles > 1 && to != EDS_FMT_JSON) {
+			} else if (!r && nfiles > 1 && to != EDS_FMT_JSON && to != EDS_FMT_YAML) {
 				eds_cli_renderf(stderr, EDS_SEV_ERROR,
 						"%d inputs cannot go to one %s output: protobuf would merge them "
 						"into one message; use -i, one file at a time, or --to json",

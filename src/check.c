@@ -145,6 +145,15 @@ static const struct rule rules[] = {
 
 #define PLAN_SLOTS 128 /* a power of two above the ~60 message types of the closure */
 #define PLAN_ROWS 8
+#define PLAN_STEPS 24 /* fields walk looks at; a type with more is walked field by field */
+
+/* A field walk looks at: deprecated, or messages to visit. */
+enum shape { PLAIN, MAP_OF_MESSAGES, MAP_OF_SCALARS };
+struct step {
+	const ProtobufCFieldDescriptor *f;
+	enum shape shape;
+	bool visit; /* messages in which rules apply (see visit()) */
+};
 
 struct plan {
 	const ProtobufCMessageDescriptor *desc;
@@ -152,6 +161,8 @@ struct plan {
 	unsigned n;
 	const struct rule *row[PLAN_ROWS];
 	const ProtobufCFieldDescriptor *field[PLAN_ROWS];
+	unsigned nsteps; /* PLAN_STEPS + 1: too many, look at every field */
+	struct step step[PLAN_STEPS];
 };
 
 /* A set of endpoints (or localities) keyed by address; see struct akey. */
@@ -165,12 +176,26 @@ struct dset {
 	size_t n, mask;
 };
 
+/*
+ * An address the duplicate check looks at, in walk order.  Most addresses
+ * are unique: only those whose hash occurs more than once (cand) go into the
+ * set, so the walk over 100,000 endpoints does not miss the cache on a
+ * 100,000-entry table.
+ */
+struct site {
+	uint64_t hash;
+	uint8_t kind; /* enum akind, 0 when the address is too broken to compare */
+	bool cand;
+};
+
 struct ctx {
 	bool grpc;
 	struct eds_diags *out;
 	size_t nerr;
 	struct eds_path path;
 	const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla;
+	struct site *sites;
+	size_t nsites, next_site;
 	struct plan scratch;
 	struct plan plans[PLAN_SLOTS];
 };
@@ -319,6 +344,27 @@ static bool is_map_entry(const ProtobufCMessageDescriptor *parent, const Protobu
 	       d->fields[0].id == 1 && d->fields[1].id == 2;
 }
 
+static enum shape shape_of(const ProtobufCMessageDescriptor *desc, const ProtobufCFieldDescriptor *f)
+{
+	const ProtobufCMessageDescriptor *sd = f->descriptor;
+	if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label != PROTOBUF_C_LABEL_REPEATED ||
+	    !is_map_entry(desc, sd))
+		return PLAIN;
+	return sd->fields[1].type == PROTOBUF_C_TYPE_MESSAGE ? MAP_OF_MESSAGES : MAP_OF_SCALARS;
+}
+
+/* Whether walking f can find anything: visit() ignores most well-known types. */
+static bool visits(const ProtobufCFieldDescriptor *f, enum shape shape)
+{
+	if (f->type != PROTOBUF_C_TYPE_MESSAGE || shape == MAP_OF_SCALARS)
+		return false;
+	const ProtobufCMessageDescriptor *sd = f->descriptor;
+	if (shape == MAP_OF_MESSAGES)
+		sd = sd->fields[1].descriptor;
+	enum eds_wkt w = eds_schema_wkt(sd);
+	return w == EDS_WKT_NONE || w == EDS_WKT_DURATION;
+}
+
 static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescriptor *desc)
 {
 	uintptr_t h = ((uintptr_t)desc >> 4) * (uintptr_t)0x9E3779B1u;
@@ -348,6 +394,17 @@ static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescript
 		p->row[p->n] = &rules[i];
 		p->field[p->n] = f;
 		p->n++;
+	}
+	p->nsteps = 0;
+	for (unsigned i = 0; i < desc->n_fields && p->nsteps <= PLAN_STEPS; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		enum shape shape = shape_of(desc, f);
+		bool v = visits(f, shape);
+		if (!(f->flags & PROTOBUF_C_FIELD_FLAG_DEPRECATED) && !v)
+			continue;
+		if (p->nsteps < PLAN_STEPS)
+			p->step[p->nsteps] = (struct step){ f, shape, v };
+		p->nsteps++;
 	}
 	return p;
 }
@@ -485,11 +542,13 @@ static void apply(struct ctx *c, const ProtobufCMessage *m, const struct rule *r
 		} else {
 			v = *(const uint32_t *)p;
 		}
+		if (r->kind == R_U32_LTE ? v <= r->arg : v >= r->arg)
+			break;
 		const char *what = strcmp(f->name, "port_value") == 0 ? "port" : f->name;
-		if (r->kind == R_U32_LTE && v > r->arg)
+		if (r->kind == R_U32_LTE)
 			emit(c, r->sev, r->id, f->name, "%s %" PRIu32 " is out of range (0..%" PRId64 ")",
 			     what, v, r->arg);
-		else if (r->kind == R_U32_GTE && v < r->arg)
+		else
 			emit(c, r->sev, r->id, f->name,
 			     "%s %" PRIu32 " is out of range (%" PRId64 "..4294967295)", what, v, r->arg);
 		break;
@@ -602,57 +661,68 @@ static void visit(struct ctx *c, const ProtobufCMessage *m)
 	/* Any, Struct, Value, wrappers, Empty: no rules apply inside */
 }
 
+/* The deprecated check and the visits of one field of m. */
+static inline void walk_field(struct ctx *c, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+		       enum shape shape, bool visit_them)
+{
+	const char *base = (const char *)m;
+
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_DEPRECATED) && field_set(m, f))
+		emit(c, EDS_SEV_WARNING, "deprecated-field", f->name, "%s is deprecated", f->name);
+	if (!visit_them)
+		return;
+	if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+		if (!sub || ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && oneof_case(m, f) != f->id))
+			return;
+		eds_path_push(&c->path, f->name, -1);
+		visit(c, sub);
+		eds_path_pop(&c->path);
+		return;
+	}
+	size_t n = *(const size_t *)(base + f->quantifier_offset);
+	ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+	if (!n)
+		return;
+	const ProtobufCMessageDescriptor *sd = f->descriptor;
+	if (shape == PLAIN) {
+		for (size_t k = 0; k < n; k++) {
+			eds_path_push(&c->path, f->name, (int64_t)k);
+			visit(c, v[k]);
+			eds_path_pop(&c->path);
+		}
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		const char *key = sd->fields[0].type == PROTOBUF_C_TYPE_STRING
+					  ? str_at(v[k], &sd->fields[0]) : "";
+		const ProtobufCMessage *val =
+			*(ProtobufCMessage *const *)((const char *)v[k] + sd->fields[1].offset);
+		if (!val)
+			continue;
+		eds_path_push_key(&c->path, f->name, key, strlen(key));
+		visit(c, val);
+		eds_path_pop(&c->path);
+	}
+}
+
 static void walk(struct ctx *c, const ProtobufCMessage *m, const struct plan *p)
 {
 	const ProtobufCMessageDescriptor *desc = m->descriptor;
-	const char *base = (const char *)m;
 
 	if (m->n_unknown_fields)
 		check_unknown(c, m);
 	for (unsigned r = 0; r < p->n; r++)
 		apply(c, m, p->row[r], p->field[r]);
+	if (p->nsteps <= PLAN_STEPS) {
+		for (unsigned k = 0; k < p->nsteps; k++)
+			walk_field(c, m, p->step[k].f, p->step[k].shape, p->step[k].visit);
+		return;
+	}
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_DEPRECATED) && field_set(m, f))
-			emit(c, EDS_SEV_WARNING, "deprecated-field", f->name,
-			     "%s is deprecated", f->name);
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
-			if (!sub || ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && oneof_case(m, f) != f->id))
-				continue;
-			eds_path_push(&c->path, f->name, -1);
-			visit(c, sub);
-			eds_path_pop(&c->path);
-			continue;
-		}
-		size_t n = *(const size_t *)(base + f->quantifier_offset);
-		ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
-		if (!n)
-			continue;
-		const ProtobufCMessageDescriptor *sd = f->descriptor;
-		if (!is_map_entry(desc, sd)) {
-			for (size_t k = 0; k < n; k++) {
-				eds_path_push(&c->path, f->name, (int64_t)k);
-				visit(c, v[k]);
-				eds_path_pop(&c->path);
-			}
-			continue;
-		}
-		if (sd->fields[1].type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		for (size_t k = 0; k < n; k++) {
-			const char *key = sd->fields[0].type == PROTOBUF_C_TYPE_STRING
-						  ? str_at(v[k], &sd->fields[0]) : "";
-			const ProtobufCMessage *val =
-				*(ProtobufCMessage *const *)((const char *)v[k] + sd->fields[1].offset);
-			if (!val)
-				continue;
-			eds_path_push_key(&c->path, f->name, key, strlen(key));
-			visit(c, val);
-			eds_path_pop(&c->path);
-		}
+		enum shape shape = shape_of(desc, f);
+		walk_field(c, m, f, shape, visits(f, shape));
 	}
 }
 
@@ -690,6 +760,27 @@ struct akey {
 	const char *a, *b, *c; /* scope / host, named port / pipe path / listener, id / locality */
 };
 
+/* inet_pton(AF_INET)'s grammar: four decimal parts 0..255 without leading zeros. */
+static bool parse_ip4(const char *s, unsigned char *out)
+{
+	for (int part = 0; part < 4; part++) {
+		if (part && *s++ != '.')
+			return false;
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned v = (unsigned)(*s++ - '0');
+		if (v == 0 && *s >= '0' && *s <= '9')
+			return false;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (unsigned)(*s++ - '0');
+			if (v > 255)
+				return false;
+		}
+		out[part] = (unsigned char)v;
+	}
+	return *s == '\0';
+}
+
 static bool parse_ip(const char *s, struct akey *k)
 {
 	const char *pct;
@@ -697,10 +788,12 @@ static bool parse_ip(const char *s, struct akey *k)
 
 	memset(k->ip, 0, sizeof k->ip);
 	k->a = NULL;
-	if (inet_pton(AF_INET, s, k->ip) == 1) {
+	if (parse_ip4(s, k->ip)) {
 		k->kind = K_IP4;
 		return true;
 	}
+	if (!strchr(s, ':'))
+		return false; /* every IPv6 address has one: not worth inet_pton's time */
 	pct = strchr(s, '%');
 	if (pct) {
 		size_t n = (size_t)(pct - s);
@@ -764,29 +857,37 @@ static bool akey_eq(const struct akey *x, const struct akey *y)
 	       str_eq(x->a, y->a) && str_eq(x->b, y->b) && str_eq(x->c, y->c);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+static inline uint64_t mix(uint64_t h, uint64_t v)
 {
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+	return h ^ (h >> 29);
+}
+
+/* s with its length, so that ("ab", "") and ("a", "b") differ */
+static uint64_t mix_str(uint64_t h, const char *s)
+{
+	size_t n = strlen(s), i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = mix(h, w);
+	}
+	uint64_t w = 0;
+	memcpy(&w, s + i, n - i);
+	return mix(mix(h, w), n);
 }
 
 static uint64_t akey_hash(const struct akey *k)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	unsigned char kind = (unsigned char)k->kind;
-	h = fnv(h, &kind, 1);
-	h = fnv(h, &k->port, sizeof k->port);
-	if (k->kind == K_IP4 || k->kind == K_IP6)
-		h = fnv(h, k->ip, 16);
-	/* strings with their NUL, so ("ab","") and ("a","b") differ */
-	if (k->a)
-		h = fnv(h, k->a, strlen(k->a) + 1);
-	if (k->b)
-		h = fnv(h, k->b, strlen(k->b) + 1);
-	if (k->c)
-		h = fnv(h, k->c, strlen(k->c) + 1);
+	uint64_t h = mix(0x243F6A8885A308D3ull, (uint64_t)k->kind << 32 | k->port);
+	if (k->kind == K_IP4 || k->kind == K_IP6) {
+		uint64_t w[2];
+		memcpy(w, k->ip, 16);
+		h = mix(mix(h, w[0]), w[1]);
+	}
+	h = k->a ? mix_str(h, k->a) : mix(h, 1);
+	h = k->b ? mix_str(h, k->b) : mix(h, 2);
+	h = k->c ? mix_str(h, k->c) : mix(h, 3);
 	return h;
 }
 
@@ -932,12 +1033,12 @@ static void check_address(struct ctx *c, const Addr *addr, const char *leaf, enu
 }
 
 static void check_duplicate(struct ctx *c, struct dset *set, const Addr *addr, const struct akey *key,
-			    const char *leaf, uint32_t i, uint32_t j, uint32_t k)
+			    bool cand, const char *leaf, uint32_t i, uint32_t j, uint32_t k)
 {
 	const struct dent *e;
 	char text[200], first[120];
 
-	if (!key->kind || !(e = dset_insert(set, c->cla, key, i, j, k)))
+	if (!key->kind || !cand || !(e = dset_insert(set, c->cla, key, i, j, k)))
 		return;
 	int n = snprintf(first, sizeof first, "endpoints[%" PRIu32 "].lb_endpoints[%" PRIu32 "]", e->i, e->j);
 	if (e->k && n > 0 && (size_t)n < sizeof first)
@@ -947,6 +1048,110 @@ static void check_duplicate(struct ctx *c, struct dset *set, const Addr *addr, c
 	emit(c, c->grpc ? EDS_SEV_ERROR : EDS_SEV_WARNING, "duplicate-address", leaf,
 	     "address %s duplicates %s (%s)", text, first,
 	     c->grpc ? "gRPC clients reject the resource" : "envoy silently keeps only the first");
+}
+
+/*
+ * The key of the next site, addr: whole for a candidate (returns true),
+ * otherwise only its kind (all check_address needs).
+ */
+static bool site_key(struct ctx *c, const Addr *addr, struct akey *key)
+{
+	if (c->next_site < c->nsites && !c->sites[c->next_site].cand) {
+		memset(key, 0, sizeof *key);
+		key->kind = (enum akind)c->sites[c->next_site++].kind;
+		return false;
+	}
+	c->next_site++;
+	addr_key(addr, key);
+	return true;
+}
+
+static void add_site(struct ctx *c, const Addr *addr, bool in_set, uint32_t *hashes, size_t *nh)
+{
+	struct akey key;
+	struct site *st = &c->sites[c->nsites++];
+	addr_key(addr, &key);
+	st->kind = (uint8_t)key.kind;
+	st->cand = false;
+	st->hash = 0;
+	if (in_set && key.kind) {
+		st->hash = akey_hash(&key) | 1; /* 0: not in the set */
+		hashes[(*nh)++] = (uint32_t)(st->hash >> 32);
+	}
+}
+
+static void radix_sort(uint32_t *v, uint32_t *tmp, size_t n)
+{
+	for (unsigned shift = 0; shift < 32; shift += 8) {
+		size_t count[257] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			count[((v[i] >> shift) & 0xFF) + 1]++;
+		for (unsigned b = 0; b < 256; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+		memcpy(v, tmp, n * sizeof *v);
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * The sites of the CLA, in the order check_lb_endpoint meets them, and
+ * which are candidates: in the set and sharing their hash's top 32 bits
+ * with another.  Returns the number of candidates.
+ */
+static size_t index_sites(struct ctx *c, const Cla *cla)
+{
+	size_t cap = 1024, nh = 0, ncand = 0;
+	uint32_t *hashes = malloc(cap * sizeof *hashes);
+	c->sites = malloc(cap * sizeof *c->sites);
+	if (!c->sites || !hashes)
+		abort(); /* as arena.c: nothing sensible to return */
+	for (size_t i = 0; i < cla->n_endpoints; i++) {
+		const Lle *l = cla->endpoints[i];
+		for (size_t j = 0; j < l->n_lb_endpoints; j++) {
+			const Lbe *lbe = l->lb_endpoints[j];
+			if (lbe->host_identifier_case != ENDPOINT_CASE || !lbe->endpoint)
+				continue;
+			const Ep *ep = lbe->endpoint;
+			if (c->nsites + 1 + ep->n_additional_addresses > cap) {
+				while (c->nsites + 1 + ep->n_additional_addresses > cap)
+					cap *= 2;
+				c->sites = realloc(c->sites, cap * sizeof *c->sites);
+				hashes = realloc(hashes, cap * sizeof *hashes);
+				if (!c->sites || !hashes)
+					abort();
+			}
+			if (ep->address)
+				add_site(c, ep->address, true, hashes, &nh);
+			for (size_t k = 0; k < ep->n_additional_addresses; k++)
+				if (ep->additional_addresses[k]->address)
+					add_site(c, ep->additional_addresses[k]->address, c->grpc, hashes, &nh);
+		}
+	}
+	uint32_t *tmp = malloc((nh ? nh : 1) * sizeof *tmp);
+	if (!tmp)
+		abort();
+	radix_sort(hashes, tmp, nh);
+	size_t nd = 0; /* the values that occur more than once, each once */
+	for (size_t i = 1; i < nh; i++)
+		if (hashes[i] == hashes[i - 1] && (nd == 0 || hashes[nd - 1] != hashes[i]))
+			hashes[nd++] = hashes[i];
+	for (size_t i = 0; nd && i < c->nsites; i++) {
+		uint32_t h = (uint32_t)(c->sites[i].hash >> 32);
+		if (c->sites[i].hash && bsearch(&h, hashes, nd, sizeof h, cmp_u32)) {
+			c->sites[i].cand = true;
+			ncand++;
+		}
+	}
+	free(hashes);
+	free(tmp);
+	return ncand;
 }
 
 static uint64_t check_lb_endpoint(struct ctx *c, struct dset *addrs, const Lbe *lbe, uint32_t i,
@@ -979,9 +1184,9 @@ static uint64_t check_lb_endpoint(struct ctx *c, struct dset *addrs, const Lbe *
 		     "address is not set (envoy needs an address for every endpoint)");
 	} else {
 		struct akey key;
-		addr_key(ep->address, &key);
+		bool cand = site_key(c, ep->address, &key);
 		check_address(c, ep->address, "address", ROLE_PRIMARY, &key);
-		check_duplicate(c, addrs, ep->address, &key, "address", i, j, 0);
+		check_duplicate(c, addrs, ep->address, &key, cand, "address", i, j, 0);
 	}
 	const Envoy__Config__Endpoint__V3__Endpoint__HealthCheckConfig *hc = ep->health_check_config;
 	if (hc) {
@@ -1005,10 +1210,11 @@ static uint64_t check_lb_endpoint(struct ctx *c, struct dset *addrs, const Lbe *
 			     "address is not set (envoy needs an address for every additional address)");
 		} else {
 			struct akey key;
-			addr_key(aa->address, &key);
+			bool cand = site_key(c, aa->address, &key);
 			check_address(c, aa->address, "address", ROLE_ADDITIONAL, &key);
 			if (c->grpc)
-				check_duplicate(c, addrs, aa->address, &key, "address", i, j, (uint32_t)k + 1);
+				check_duplicate(c, addrs, aa->address, &key, cand, "address", i, j,
+						(uint32_t)k + 1);
 		}
 		eds_path_pop(&c->path);
 	}
@@ -1122,21 +1328,12 @@ static void check_semantics(struct ctx *c, const Cla *cla)
 {
 	struct prio pr[MAX_PRIORITY + 1];
 	struct dset addrs, locs;
-	size_t n = 0;
 	int maxp = -1;
 
 	if (cla->policy)
 		check_policy(c, cla->policy);
 	memset(pr, 0, sizeof pr);
-	for (size_t i = 0; i < cla->n_endpoints; i++) {
-		const Lle *l = cla->endpoints[i];
-		n += l->n_lb_endpoints;
-		if (c->grpc)
-			for (size_t j = 0; j < l->n_lb_endpoints; j++)
-				if (l->lb_endpoints[j]->endpoint)
-					n += l->lb_endpoints[j]->endpoint->n_additional_addresses;
-	}
-	dset_init(&addrs, n);
+	dset_init(&addrs, index_sites(c, cla));
 	dset_init(&locs, c->grpc ? cla->n_endpoints : 0);
 
 	for (size_t i = 0; i < cla->n_endpoints; i++) {
@@ -1188,6 +1385,7 @@ static void check_semantics(struct ctx *c, const Cla *cla)
 	check_priorities(c, cla, pr, maxp);
 	dset_release(&addrs);
 	dset_release(&locs);
+	free(c->sites);
 }
 
 size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *opts,

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "codec.h"
 
@@ -109,11 +110,14 @@ struct dec {
 	struct eds_arena *arena;
 	struct pool words, bytes;
 	/*
-	 * Tags and lengths longer than 5 bytes are valid protobuf, but
-	 * protobuf-c rejects them and so did edsmod; keep rejecting them, after
-	 * the whole input has had the chance to show a more specific problem.
+	 * What protobuf-c 1.4 rejected, and so edsmod before it had a decoder
+	 * of its own, is still rejected, as "malformed" (once the whole input
+	 * has had the chance to show a more specific problem): tags and lengths
+	 * over 5 bytes (valid protobuf otherwise) and broken packed runs.  Those
+	 * of message fields passed when the input repeated a singular message
+	 * field (edsmod rewrote such input before protobuf-c saw it).
 	 */
-	bool reject;
+	bool reject, reject_unless_merged, merged;
 	/* On failure, the fields it is in, innermost first (the last EDS_PATH_MAX). */
 	struct eds_path_frame frames[EDS_PATH_MAX];
 	unsigned nframes;
@@ -290,7 +294,11 @@ static void store_varint(void *dst, ProtobufCType t, uint64_t v)
 	}
 }
 
-/* A packed run of scalars; protobuf-c's rules for what it accepts. */
+/*
+ * A packed run of scalars, by protobuf-c 1.4's rules: fixed-size values
+ * must fill the run exactly; everything else (bool included) is varints of
+ * at most 10 bytes, the last one complete.
+ */
 static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 			  const uint8_t *p, const uint8_t *end)
 {
@@ -301,22 +309,13 @@ static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFie
 	unsigned wt = wire_type_for(f->type);
 
 	if (wt == 5 || wt == 1) {
-		size_t w = wt == 5 ? 4 : 8;
-		if (len % w) {
+		if (len % esz) {
 			x->reject = true;
 			return;
 		}
-		count = len / w;
-	} else if (f->type == PROTOBUF_C_TYPE_BOOL) {
-		for (size_t i = 0; i < len; i++)
-			if (p[i] > 1) {
-				x->reject = true;
-				return;
-			}
-		count = len;
+		count = len / esz;
 	} else {
-		size_t i = 0;
-		while (i < len) {
+		for (size_t i = 0; i < len;) {
 			size_t k = 0;
 			while (k < 10 && i + k < len && (p[i + k] & 0x80))
 				k++;
@@ -333,21 +332,22 @@ static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFie
 	*parr = grow(x, *parr, *pn, count, esz);
 	char *dst = (char *)*parr + *pn * esz;
 	if (wt == 5 || wt == 1) {
-		memcpy(dst, p, count * esz);
-	} else if (f->type == PROTOBUF_C_TYPE_BOOL) {
-		for (size_t i = 0; i < count; i++)
-			((protobuf_c_boolean *)dst)[i] = p[i];
+		memcpy(dst, p, len);
 	} else {
 		for (size_t i = 0; i < count; i++, dst += esz) {
 			uint64_t v = 0;
+			unsigned bits = 0; /* protobuf-c: a bool is true when any payload bit is */
 			for (unsigned s = 0;; s += 7) {
 				uint8_t b = *p++;
-				if (s < 64)
-					v |= (uint64_t)(b & 0x7F) << s;
+				bits |= b & 0x7F;
+				v |= (uint64_t)(b & 0x7F) << s; /* s <= 63 */
 				if (!(b & 0x80))
 					break;
 			}
-			store_varint(dst, f->type, v);
+			if (f->type == PROTOBUF_C_TYPE_BOOL)
+				*(protobuf_c_boolean *)dst = bits != 0;
+			else
+				store_varint(dst, f->type, v);
 		}
 	}
 	*pn += count;
@@ -410,6 +410,15 @@ static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsi
 	u->data = pool_take(x, &x->bytes, len ? len : 1);
 	memcpy(u->data, data, len);
 	return EDS_OK;
+}
+
+/* A tag or length over 5 bytes, of field f (NULL: unknown). */
+static void overlong(struct dec *x, const ProtobufCFieldDescriptor *f)
+{
+	if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
+		x->reject_unless_merged = true;
+	else
+		x->reject = true;
 }
 
 /* Setting oneof member f: forget another member that is set (they share storage). */
@@ -477,7 +486,7 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 			return fail(x, EDS_E_DECODE, p, "truncated or malformed length of field \"%s\"",
 				    f->name);
 		if (n > 5)
-			x->reject = true;
+			overlong(x, f);
 		p += n;
 		if (v > (uint64_t)(end - p))
 			return fail(x, EDS_E_DECODE, at,
@@ -528,8 +537,10 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 			bool oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
 			/* merge into the message already there (another oneof member was cleared above) */
 			if (!repeated && *pm && *pm != f->default_value &&
-			    (!oneof || *(uint32_t *)(base + f->quantifier_offset) == f->id))
+			    (!oneof || *(uint32_t *)(base + f->quantifier_offset) == f->id)) {
 				sub = *pm;
+				x->merged = true;
+			}
 			if (!sub)
 				sub = new_message(x, f->descriptor);
 			int rc = decode_message(x, f->descriptor, sub, p, q, depth + 1);
@@ -552,9 +563,45 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 	return EDS_OK;
 }
 
+/*
+ * How many times field num occurs in [p, end), fields that decoded: the
+ * index a failure's path shows, counted within this occurrence of the
+ * message (as edsmod always did), not in the merged array.
+ */
+static int64_t occurrences(const uint8_t *p, const uint8_t *end, uint32_t num)
+{
+	int64_t n = 0;
+	while (p < end) {
+		uint64_t tag, v = 0;
+		size_t k = get_varint(p, end, &tag);
+		if (!k)
+			break;
+		p += k;
+		n += (tag >> 3) == num;
+		switch (tag & 7) {
+		case 0: k = get_varint(p, end, &v); break;
+		case 1: k = end - p >= 8 ? 8 : 0; break;
+		case 5: k = end - p >= 4 ? 4 : 0; break;
+		case 2:
+			k = get_varint(p, end, &v);
+			if (k && v <= (uint64_t)(end - p - k))
+				k += (size_t)v;
+			else
+				k = 0;
+			break;
+		default: k = 0;
+		}
+		if (!k)
+			break;
+		p += k;
+	}
+	return n;
+}
+
 static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
 			  const uint8_t *p, const uint8_t *end, unsigned depth)
 {
+	const uint8_t *start = p;
 	unsigned hint = 0;
 
 	if (depth > x->lim->max_depth)
@@ -572,8 +619,6 @@ static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc,
 			if (!n)
 				return fail(x, EDS_E_DECODE, at, "truncated or malformed field tag in %s",
 					    desc->name);
-			if (n > 5)
-				x->reject = true;
 			p += n;
 		}
 		unsigned wt = (unsigned)(tag & 7);
@@ -582,6 +627,8 @@ static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc,
 			return fail(x, EDS_E_DECODE, at, "invalid field number %llu in %s",
 				    (unsigned long long)num, desc->name);
 		const ProtobufCFieldDescriptor *f = find_field(desc, (uint32_t)num, &hint);
+		if (p - at > 5)
+			overlong(x, f);
 		int rc;
 		if (!f) {
 			rc = decode_unknown(x, m, (uint32_t)num, wt, at, &p, end);
@@ -591,10 +638,7 @@ static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc,
 		}
 		rc = decode_field(x, m, f, wt, at, &p, end, depth);
 		if (rc) {
-			int64_t index = -1;
-			if (f->label == PROTOBUF_C_LABEL_REPEATED)
-				index = (int64_t)*(size_t *)((char *)m + f->quantifier_offset);
-			add_frame(x, f, index);
+			add_frame(x, f, f->label == PROTOBUF_C_LABEL_REPEATED ? occurrences(start, at, f->id) : -1);
 			return rc;
 		}
 	}
@@ -619,7 +663,7 @@ int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src 
 		set_path(&x);
 		return rc;
 	}
-	if (x.reject) {
+	if (x.reject || (x.reject_unless_merged && !x.merged)) {
 		eds_diag_setf(d, EDS_E_DECODE, "malformed %s (protobuf-c rejected it)", desc->name);
 		return eds_diag_offset(d, src, 0);
 	}
@@ -630,7 +674,10 @@ int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src 
 /* ---- encoding ---- */
 
 /*
- * Each message type gets a plan once per call: per field, how presence is
+ * One pass, backwards: fields from the last to the first (unknown fields,
+ * which protobuf-c writes last, first), each value before its tag, a
+ * sub-message before its length.  No size is computed twice and no byte is
+ * moved.  Each message type gets a plan once per call: per field, how presence is
  * tested and how a value is written.  Presence is protobuf-c's: required
  * always; repeated when non-empty; a oneof member when the case names it;
  * an optional scalar by its has_ flag; a string or message pointer when
@@ -666,11 +713,25 @@ struct mplan {
 	struct fplan f[];
 };
 
+/*
+ * Output is written backwards, from the last byte to the first, into a
+ * chain of chunks: a message's length is known once its fields are written.
+ */
+#define BIG_CHUNK ((size_t)256 << 10)
+
+struct chunk {
+	struct chunk *prev;
+	size_t mapped; /* size of the mapping, 0 when malloc'd */
+	uint8_t *from; /* where this chunk's bytes start once it is full */
+	uint8_t *end;
+	uint8_t data[];
+};
+
 struct enc {
-	/* per message, in visitation order: its size and which of its first 32 fields are set */
-	uint32_t *sizes, *bits;
-	size_t n, cap, next;
-	bool too_big;
+	uint8_t *ptr, *lim;  /* the next byte goes at ptr - 1; lim is the chunk's start */
+	struct chunk *chunk;
+	size_t done;         /* bytes in the chunks before this one */
+	size_t next_size;
 	struct mplan **plans; /* open addressing on the descriptor's address */
 	size_t nplans, mask;
 };
@@ -889,145 +950,172 @@ static inline bool present(const char *base, const struct fplan *fp)
 	return fp->extra == X_NONE || present_extra(base, fp);
 }
 
+static void back_message(struct enc *e, struct mplan *pl, const ProtobufCMessage *m);
 
-/* ---- reverse writer (prototype) ---- */
-struct renc {
-	uint8_t *buf, *ptr; /* bytes are written downwards; [ptr, buf + cap) is done */
-	size_t cap;
-	struct enc *e;
-};
-
-static void make_room(struct renc *r, size_t n)
+static void new_chunk(struct enc *e, size_t n)
 {
-	size_t used = (size_t)(r->buf + r->cap - r->ptr);
-	size_t cap = r->cap ? r->cap : 65536;
-	while (cap - used < n)
-		cap *= 2;
-	uint8_t *b = malloc(cap);
-	if (!b)
-		oom();
-	if (used)
-		memcpy(b + cap - used, r->ptr, used);
-	free(r->buf);
-	r->buf = b;
-	r->cap = cap;
-	r->ptr = b + cap - used;
+	size_t size = e->next_size;
+	while (size < n)
+		size *= 2;
+	if (e->next_size < ((size_t)1 << 20))
+		e->next_size *= 2;
+	/*
+	 * Large chunks are mapped, not malloc'd, so that each goes back to the
+	 * system once copied to the output (malloc may keep freed memory).
+	 */
+	struct chunk *c;
+	size_t total = sizeof *c + size;
+	if (size < BIG_CHUNK) {
+		c = malloc(total);
+		if (!c)
+			oom();
+		c->mapped = 0;
+	} else {
+		c = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED)
+			oom();
+		c->mapped = total;
+	}
+	if (e->chunk) {
+		e->chunk->from = e->ptr;
+		e->done += (size_t)(e->chunk->end - e->ptr);
+	}
+	c->prev = e->chunk;
+	c->end = c->data + size;
+	e->chunk = c;
+	e->lim = c->data;
+	e->ptr = c->end;
 }
 
-static inline void room(struct renc *r, size_t n)
+static void free_chunk(struct chunk *c)
 {
-	if ((size_t)(r->ptr - r->buf) < n)
-		make_room(r, n);
+	if (c->mapped)
+		munmap(c, c->mapped);
+	else
+		free(c);
 }
 
-static inline void back_varint(struct renc *r, uint64_t v)
+/* Bytes written so far. */
+static inline size_t written(const struct enc *e)
 {
-	size_t n = varint_size(v);
-	r->ptr -= n;
-	put_varint(r->ptr, v);
+	return e->done + (size_t)(e->chunk->end - e->ptr);
 }
 
-static inline void back_key(struct renc *r, const struct fplan *fp)
+/* Make sure n bytes fit below ptr (a value is never split across chunks). */
+static inline void room(struct enc *e, size_t n)
 {
-	r->ptr -= fp->keylen;
-	memcpy(r->ptr, fp->key, fp->keylen);
+	if ((size_t)(e->ptr - e->lim) < n)
+		new_chunk(e, n);
 }
 
-static void back_message(struct renc *r, struct mplan *pl, const ProtobufCMessage *m);
+static inline void back_varint(struct enc *e, uint64_t v)
+{
+	e->ptr -= varint_size(v);
+	put_varint(e->ptr, v);
+}
 
-/* One value, then (unless packed) its key; room for 20 bytes is there. */
-static inline void back_value(struct renc *r, struct fplan *fp, const void *v)
+static inline void back_bytes(struct enc *e, const void *p, size_t n)
+{
+	e->ptr -= n;
+	if (n)
+		memcpy(e->ptr, p, n);
+}
+
+#define ROOM 24 /* a tag and a varint, with room to spare */
+
+/* One value of fp at v, without its tag; ROOM bytes are free below ptr. */
+static inline void back_value(struct enc *e, struct fplan *fp, const void *v)
 {
 	switch ((enum how)fp->how) {
-	case H_U32: back_varint(r, *(const uint32_t *)v); break;
-	case H_I32: back_varint(r, (uint64_t)(int64_t)*(const int32_t *)v); break;
-	case H_S32: back_varint(r, zigzag32(*(const int32_t *)v)); break;
-	case H_U64: back_varint(r, *(const uint64_t *)v); break;
-	case H_S64: back_varint(r, zigzag64(*(const int64_t *)v)); break;
-	case H_F32: r->ptr -= 4; memcpy(r->ptr, v, 4); break;
-	case H_F64: r->ptr -= 8; memcpy(r->ptr, v, 8); break;
-	case H_BOOL: *--r->ptr = *(const protobuf_c_boolean *)v ? 1 : 0; break;
+	case H_U32: back_varint(e, *(const uint32_t *)v); break;
+	case H_I32: back_varint(e, (uint64_t)(int64_t)*(const int32_t *)v); break; /* sign-extended */
+	case H_S32: back_varint(e, zigzag32(*(const int32_t *)v)); break;
+	case H_U64: back_varint(e, *(const uint64_t *)v); break;
+	case H_S64: back_varint(e, zigzag64(*(const int64_t *)v)); break;
+	case H_F32: back_bytes(e, v, 4); break;
+	case H_F64: back_bytes(e, v, 8); break;
+	case H_BOOL: *--e->ptr = *(const protobuf_c_boolean *)v ? 1 : 0; break;
 	case H_STR: {
 		const char *s = *(const char *const *)v;
 		size_t len = s ? strlen(s) : 0;
-		room(r, len + 20);
-		r->ptr -= len;
-		if (len)
-			memcpy(r->ptr, s, len);
-		back_varint(r, len);
+		room(e, len + ROOM);
+		back_bytes(e, s, len);
+		back_varint(e, len);
 		break;
 	}
 	case H_BYTES: {
 		const ProtobufCBinaryData *bd = v;
-		room(r, bd->len + 20);
-		r->ptr -= bd->len;
-		if (bd->len)
-			memcpy(r->ptr, bd->data, bd->len);
-		back_varint(r, bd->len);
+		room(e, bd->len + ROOM);
+		back_bytes(e, bd->data, bd->len);
+		back_varint(e, bd->len);
 		break;
 	}
 	case H_MSG: {
 		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)v;
 		size_t len = 0;
 		if (sub) {
-			size_t before = (size_t)(r->buf + r->cap - r->ptr);
+			size_t before = written(e);
 			if (!fp->sub || fp->sub->desc != sub->descriptor)
-				fp->sub = plan_for(r->e, sub->descriptor);
-			back_message(r, fp->sub, sub);
-			len = (size_t)(r->buf + r->cap - r->ptr) - before;
-			room(r, 20);
+				fp->sub = plan_for(e, sub->descriptor);
+			back_message(e, fp->sub, sub);
+			len = written(e) - before;
+			room(e, ROOM);
 		}
-		back_varint(r, len);
+		back_varint(e, len);
 		break;
 	}
 	}
 }
 
-static void back_field(struct renc *r, struct fplan *fp, const char *base)
+static inline void back_key(struct enc *e, const struct fplan *fp)
+{
+	e->ptr -= fp->keylen;
+	memcpy(e->ptr, fp->key, fp->keylen);
+}
+
+static void back_field(struct enc *e, struct fplan *fp, const char *base)
 {
 	if (!fp->repeated) {
-		room(r, 20);
-		back_value(r, fp, base + fp->off);
-		back_key(r, fp);
+		room(e, ROOM);
+		back_value(e, fp, base + fp->off);
+		back_key(e, fp);
 		return;
 	}
 	size_t count = *(const size_t *)(base + fp->toff);
 	const char *arr = *(const char *const *)(base + fp->off);
 	size_t esz = how_size[fp->how];
 	if (fp->repeated == 2) {
-		size_t before = (size_t)(r->buf + r->cap - r->ptr);
+		size_t before = written(e);
 		for (size_t k = count; k-- > 0;) {
-			room(r, 20);
-			back_value(r, fp, arr + k * esz);
+			room(e, ROOM);
+			back_value(e, fp, arr + k * esz);
 		}
-		size_t len = (size_t)(r->buf + r->cap - r->ptr) - before;
-		room(r, 20);
-		back_varint(r, len);
-		back_key(r, fp);
+		room(e, ROOM);
+		back_varint(e, written(e) - before);
+		back_key(e, fp);
 		return;
 	}
 	for (size_t k = count; k-- > 0;) {
-		room(r, 20);
-		back_value(r, fp, arr + k * esz);
-		back_key(r, fp);
+		room(e, ROOM);
+		back_value(e, fp, arr + k * esz);
+		back_key(e, fp);
 	}
 }
 
-static void back_message(struct renc *r, struct mplan *pl, const ProtobufCMessage *m)
+static void back_message(struct enc *e, struct mplan *pl, const ProtobufCMessage *m)
 {
 	const char *base = (const char *)m;
+
 	for (size_t i = m->n_unknown_fields; i-- > 0;) {
 		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
-		room(r, u->len + 20);
-		r->ptr -= u->len;
-		if (u->len)
-			memcpy(r->ptr, u->data, u->len);
-		back_varint(r, ((uint64_t)u->tag << 3) | u->wire_type);
+		room(e, u->len + ROOM);
+		back_bytes(e, u->data, u->len);
+		back_varint(e, ((uint64_t)u->tag << 3) | u->wire_type);
 	}
 	for (unsigned i = pl->n; i-- > 0;) {
 		struct fplan *fp = &pl->f[i];
 		if (present(base, fp))
-			back_field(r, fp, base);
+			back_field(e, fp, base);
 	}
 }
 
@@ -1035,27 +1123,38 @@ int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *op
 		   struct eds_buf *out, struct eds_diag *d)
 {
 	(void)opts;
-	struct enc e = { 0 };
-	struct renc r = { .e = &e };
+	struct enc e = { .next_size = (size_t)64 << 10, .mask = 63 };
 	int rc = EDS_OK;
 
-	e.mask = 63;
 	e.plans = calloc(e.mask + 1, sizeof *e.plans);
 	if (!e.plans)
 		oom();
-	make_room(&r, 64);
-	back_message(&r, plan_for(&e, msg->descriptor), msg);
-	size_t n = (size_t)(r.buf + r.cap - r.ptr);
+	new_chunk(&e, ROOM);
+	back_message(&e, plan_for(&e, msg->descriptor), msg);
+	size_t n = written(&e);
 	if (eds_buf_reserve(out, n) < 0) {
 		rc = eds_diag_setf(d, EDS_E_LIMIT, "output of %zu bytes is larger than the limit of %zu",
 				   out->len + n, out->max);
 	} else {
-		memcpy(out->data + out->len, r.ptr, n);
-		out->len += n;
+		/* the newest chunk holds the first bytes; free each once copied */
+		e.chunk->from = e.ptr;
+		while (e.chunk) {
+			struct chunk *c = e.chunk;
+			size_t k = (size_t)(c->end - c->from);
+			if (k)
+				memcpy(out->data + out->len, c->from, k);
+			out->len += k;
+			e.chunk = c->prev;
+			free_chunk(c);
+		}
+	}
+	while (e.chunk) {
+		struct chunk *prev = e.chunk->prev;
+		free_chunk(e.chunk);
+		e.chunk = prev;
 	}
 	for (size_t i = 0; i <= e.mask; i++)
 		free(e.plans[i]);
 	free(e.plans);
-	free(r.buf);
 	return rc;
 }

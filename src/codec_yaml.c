@@ -540,6 +540,9 @@ static bool plain_is_special(const char *s, size_t n)
 		return true; /* .5 .inf, and +inf -NaN as Go's ParseFloat reads them */
 	if (!is_digit(s[i]))
 		return false;
+	if (n >= 6 && is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) && is_digit(s[3]) && s[4] == '-' &&
+	    is_digit(s[5]))
+		return true; /* a YAML 1.1 timestamp: 2024-05-01, 2024-05-01T10:00:00Z */
 	/* Anything number-like: decimal, 0x, 0o, 0b, 1_000, 1e5, 1:30 (YAML
 	 * 1.1 base 60).  Dotted quads and versions (two dots) stay plain. */
 	size_t dots = 0;
@@ -1240,8 +1243,8 @@ static int parse_error(struct yconv *c, yaml_parser_t *p)
 		return eds_diag_span(d, c->src, off, off + 1 <= c->src->len ? off + 1 : off);
 	}
 	if (p->context)
-		eds_diag_setf(d, EDS_E_DECODE, "invalid YAML: %s %s at line %zu", p->problem ? p->problem : "error",
-			      p->context, p->context_mark.line + 1);
+		eds_diag_setf(d, EDS_E_DECODE, "invalid YAML: %s (%s that starts on line %zu)",
+			      p->problem ? p->problem : "error", p->context, p->context_mark.line + 1);
 	else
 		eds_diag_setf(d, EDS_E_DECODE, "invalid YAML: %s", p->problem ? p->problem : "error");
 	size_t b = mark_byte(c, p->problem_mark);
@@ -1405,7 +1408,7 @@ int eds_yaml_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src
 	} else {
 		struct eds_src jsrc = { .name = src->name, .text = yj.json.data, .len = yj.json.len - 1 };
 		struct eds_limits l2 = *lim;
-		l2.max_input = 0; /* the YAML was measured */
+		l2.max_input = SIZE_MAX; /* the YAML was measured */
 		rc = eds_json_decode(desc, &jsrc, arena, &l2, out, d);
 		if (rc)
 			eds_yaml_json_remap(&yj, &jsrc, src, d);
@@ -1452,7 +1455,7 @@ int eds_yaml_locate(const struct eds_src *src, const char *path, size_t *start, 
 /* ---------------------------------------------------------------------- */
 /* YAML or protobuf text format?                                           */
 
-bool eds_yaml_detect(const char *s, size_t n)
+int eds_yaml_detect(const char *s, size_t n)
 {
 	if (n > 65536)
 		n = 65536;
@@ -1472,13 +1475,13 @@ bool eds_yaml_detect(const char *s, size_t n)
 		const char *p = s + k;
 		size_t len = le - k;
 		if ((len >= 3 && (memcmp(p, "---", 3) == 0 || memcmp(p, "...", 3) == 0)) || p[0] == '%')
-			return true;
+			return 1;
 		if (p[0] == '-' && (len == 1 || p[1] == ' ' || p[1] == '\r'))
-			return true;
+			return 1;
 		if (p[0] == '}' || p[0] == '>' || p[0] == '[' || p[0] == '{')
-			return false;
+			return -1;
 		if (p[0] == '"' || p[0] == '\'')
-			return true; /* a quoted key: text format has none */
+			return 1; /* a quoted key: text format has none */
 		size_t m = 0;
 		bool upper = false;
 		while (m < len && (p[m] == '_' || (p[m] >= 'a' && p[m] <= 'z') || (p[m] >= 'A' && p[m] <= 'Z') ||
@@ -1487,24 +1490,24 @@ bool eds_yaml_detect(const char *s, size_t n)
 			m++;
 		}
 		if (m == 0)
-			return false;
+			return -1;
 		while (m < len && (p[m] == ' ' || p[m] == '\t'))
 			m++;
 		if (m == len || p[m] == '{' || p[m] == '<' || p[m] == '[')
-			return false;
+			return -1;
 		if (p[m] != ':')
-			return false;
+			return -1;
 		if (upper)
-			return true; /* camelCase names are JSON's (and YAML's) */
+			return 1; /* camelCase names are JSON's (and YAML's) */
 		m++;
 		while (m < len && (p[m] == ' ' || p[m] == '\t'))
 			m++;
 		if (m == len || p[m] == '#' || p[m] == '\r')
-			return true; /* "key:" and the value on the next lines */
+			return 1; /* "key:" and the value on the next lines */
 		if (strchr("|>&*!", p[m]))
-			return true;
+			return 1;
 		if (p[m] == '{' || p[m] == '<' || p[m] == '[')
-			return false;
+			return -1;
 	}
-	return false;
+	return 0;
 }

@@ -97,9 +97,11 @@ bool eds_json_str_eq(const char *tok, size_t len, const char *want);
 /*
  * Is this input YAML rather than protobuf text format?  Both start with
  * "name: value"; YAML is recognised by "---", "- " items, "key:" ending a
- * line, block scalars, quoted or camelCase keys.  false when undecided.
+ * line, block scalars, quoted or camelCase keys, text format by "name {",
+ * "name <", "[ext]" and "}".  1: YAML, -1: text format, 0: undecided (only
+ * "name: scalar" lines).
  */
-bool eds_yaml_detect(const char *data, size_t len);
+int eds_yaml_detect(const char *data, size_t len);
 
 /* eds_json_locate for YAML: the node at path (see codec_json.h). */
 int eds_yaml_locate(const struct eds_src *src, const char *path, size_t *start, size_t *end);

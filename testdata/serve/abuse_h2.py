@@ -65,10 +65,18 @@ def grpc_message(payload, declared=None, compressed=False):
     return struct.pack(">BI", 1 if compressed else 0, n) + payload
 
 
+def data_frames(stream, body, end=True, max_frame=16384):
+    """body as DATA frames no larger than the peer's default SETTINGS_MAX_FRAME_SIZE."""
+    out = [frame(DATA, 0, stream, body[i:i + max_frame]) for i in range(0, len(body), max_frame)]
+    if end:
+        out.append(frame(DATA, END_STREAM, stream))
+    return b"".join(out)
+
+
 def request_stream(stream, path, payload, end=True, declared=None):
     """HEADERS + DATA for one unary call on stream."""
     return frame(HEADERS, END_HEADERS, stream, grpc_headers(path)) + \
-        frame(DATA, END_STREAM if end else 0, stream, grpc_message(payload, declared))
+        data_frames(stream, grpc_message(payload, declared), end)
 
 
 def connect(addr, timeout=5.0):
@@ -121,6 +129,40 @@ def read_frames(s, seconds, until=None):
             out.append((ftype, flags, stream & 0x7FFFFFFF, buf[9:9 + n]))
             buf = buf[9 + n:]
     return out, closed
+
+
+def pump(s, stream, nbytes, seconds):
+    """Send nbytes of DATA on stream as fast as the peer's flow-control
+    windows allow (the SETTINGS exchange must be done).  Stops early when
+    the peer ends the stream or the connection.  Returns (bytes sent,
+    [(type, flags, stream, payload)] of the frames that stopped it), the
+    frames empty when everything went or the time ran out."""
+    conn_win = stream_win = 65535
+    sent, chunk, end = 0, bytes(16384), time.monotonic() + seconds
+    s.setblocking(True)
+    while sent < nbytes and time.monotonic() < end:
+        while conn_win >= len(chunk) and stream_win >= len(chunk) and sent < nbytes:
+            s.sendall(frame(DATA, 0, stream, chunk))
+            sent += len(chunk)
+            conn_win -= len(chunk)
+            stream_win -= len(chunk)
+        frames, closed = read_frames(s, max(0.0, end - time.monotonic()), lambda fr: fr)
+        for ftype, flags, st, payload in frames:
+            if ftype == WINDOW_UPDATE and len(payload) == 4:
+                inc = struct.unpack(">I", payload)[0] & 0x7FFFFFFF
+                if st == 0:
+                    conn_win += inc
+                elif st == stream:
+                    stream_win += inc
+            elif ftype == SETTINGS and not flags & ACK:
+                for i in range(0, len(payload) - 5, 6):
+                    k, v = struct.unpack(">HI", payload[i:i + 6])
+                    if k == SETTINGS_INITIAL_WINDOW_SIZE:
+                        stream_win += v - 65535
+        stop = [f for f in frames if f[0] == GOAWAY or (f[2] == stream and f[0] in (HEADERS, RST_STREAM))]
+        if stop or closed:
+            return sent, stop or [(GOAWAY, 0, 0, b"closed")]
+    return sent, []
 
 
 class TrickleProxy:
