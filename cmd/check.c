@@ -202,8 +202,9 @@ int cmd_check(int argc, char **argv)
 	struct eds_diag d = { 0 };
 	int c, rc = EDS_OK;
 
+	argv[0] = "edsmod check"; /* getopt names the command in its messages */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+e:f:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:f:h", longopts, NULL)) != -1) {
 		int r = eds_cli_input_opt(&in, c, optarg);
 		if (r < 0)
 			goto usage_error;

@@ -10,7 +10,7 @@ int cmd_diff(int argc, char **argv);
 
 #define EDSMOD_VERSION "0.1.0"
 
-/* Options shared by transform and check. */
+/* Options shared by transform, check and diff. */
 struct eds_cli_input_opts {
 	enum eds_format from;
 	enum eds_container container;
@@ -24,14 +24,5 @@ enum {
 	OPT_FORMAT, OPT_STRICT, OPT_GRPC, OPT_VERSION, OPT_CONTAINER,
 };
 int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg);
-
-/* Decode one input into the arena, detecting the format when o->from is
- * AUTO; *fmt is the format that was used. */
-int eds_cli_decode(const struct eds_cli_input_opts *o, const struct eds_src *src,
-		   struct eds_arena *arena, enum eds_format *fmt, ProtobufCMessage **out,
-		   struct eds_diag *d);
-
-/* Map a check finding's path to a line:col span for JSON, YAML and text inputs. */
-void eds_cli_locate(struct eds_diag *d, const struct eds_src *src, enum eds_format fmt);
 
 #endif

@@ -70,8 +70,9 @@ int cmd_diff(int argc, char **argv)
 	struct eds_cli_input_opts in = { .lim = eds_limits_default };
 	enum eds_diff_format fmt = EDS_DIFF_TEXT;
 	int c;
+	argv[0] = "edsmod diff";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		int r = eds_cli_input_opt(&in, c, optarg);
 		if (r < 0)
 			goto usage_error;

@@ -3,10 +3,6 @@
 
 #include "cli.h"
 #include "cmd.h"
-#include "codec_json.h"
-#include "codec_text.h"
-#include "codec_yaml.h"
-#include "schema.h"
 
 int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg)
 {
@@ -54,46 +50,4 @@ int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg)
 	default:
 		return 0;
 	}
-}
-
-int eds_cli_decode(const struct eds_cli_input_opts *o, const struct eds_src *src,
-		   struct eds_arena *arena, enum eds_format *fmt, ProtobufCMessage **out,
-		   struct eds_diag *d)
-{
-	enum eds_format f = o->from;
-	if (f == EDS_FMT_AUTO)
-		f = eds_format_detect(src->text, src->len);
-	if (o->from == EDS_FMT_AUTO && f == EDS_FMT_TEXT && eds_yaml_detect(src->text, src->len) > 0)
-		f = EDS_FMT_YAML;
-	*fmt = f;
-	int rc = eds_codec_decode(f, eds_schema_cla, src, arena, &o->lim, out, d);
-	if (rc == EDS_E_DECODE && o->from == EDS_FMT_AUTO && f == EDS_FMT_TEXT) {
-		/* Printable bytes can still be a binary message (a lone short
-		 * cluster_name); prefer the text error unless binary parses. */
-		struct eds_diag d2 = { 0 };
-		if (eds_codec_decode(EDS_FMT_BINARY, eds_schema_cla, src, arena, &o->lim, out, &d2) ==
-		    EDS_OK) {
-			*fmt = EDS_FMT_BINARY;
-			return EDS_OK;
-		}
-	}
-	return rc;
-}
-
-void eds_cli_locate(struct eds_diag *d, const struct eds_src *src, enum eds_format fmt)
-{
-	size_t start, end;
-	int rc = -1;
-	if (!d->path[0])
-		return;
-	if (fmt == EDS_FMT_JSON)
-		rc = eds_json_locate(src, d->path, &start, &end);
-	else if (fmt == EDS_FMT_TEXT)
-		rc = eds_text_locate(src, eds_schema_cla, d->path, &start, &end);
-	else if (fmt == EDS_FMT_YAML)
-		rc = eds_yaml_locate(src, d->path, &start, &end);
-	if (rc >= 0)
-		eds_diag_span(d, src, start, end);
-	else
-		d->src = src;
 }

@@ -171,7 +171,7 @@ int cmd_transform(int argc, char **argv)
 	int c, rc = EDS_OK;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+e:f:o:ih", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:f:o:ih", longopts, NULL)) != -1) {
 		int r = eds_cli_input_opt(&t.in, c, optarg);
 		if (r < 0)
 			goto usage_error;

@@ -616,6 +616,10 @@ static void put_yaml_quoted(struct eds_buf *b, const char *s, size_t n)
 			   (unsigned char)s[i + 2] == 0xBF) {
 			esc = "\\uFEFF";
 			len = 3;
+		} else if (c == 0xEF && i + 2 < n && (unsigned char)s[i + 1] == 0xBF &&
+			   ((unsigned char)s[i + 2] == 0xBE || (unsigned char)s[i + 2] == 0xBF)) {
+			esc = (unsigned char)s[i + 2] == 0xBE ? "\\uFFFE" : "\\uFFFF"; /* not printable in YAML */
+			len = 3;
 		}
 		if (esc) {
 			eds_buf_append(b, s + run, i - run);
@@ -650,6 +654,10 @@ static int put_yaml_string(struct eds_buf *b, const char *tok, size_t tlen, bool
  * 1.1) wants a '.' and a signed exponent ("1e5" would be a string). */
 static void put_yaml_number(struct eds_buf *b, const char *s, size_t n)
 {
+	if (n == 2 && s[0] == '-' && s[1] == '0') {
+		eds_buf_append(b, "-0.0", 4); /* an int -0 is 0 to YAML readers */
+		return;
+	}
 	const char *e = memchr(s, 'e', n);
 	if (!e)
 		e = memchr(s, 'E', n);
@@ -1310,6 +1318,8 @@ int eds_yaml_to_json(const struct eds_src *src, const struct eds_limits *lim,
 		yaml_event_delete(&e);
 	}
 	yaml_parser_delete(&p);
+	eds_buf_putc(&out->json, '\0'); /* a C string too, for the callers' convenience */
+	out->json.len--;
 	for (size_t i = 0; i < c.depth; i++)
 		free(c.st[i].anchor);
 	free(c.st);
@@ -1395,7 +1405,8 @@ int eds_yaml_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src
 		d->src = src;
 		rc = eds_diag_setf(d, EDS_E_DECODE, "empty input: no %s in it", desc->name);
 	} else if (yj.ndocs > 1) {
-		const struct eds_yaml_node *nd = eds_yaml_json_node(&yj, (size_t)(strchr(yj.json.data, '\n') - yj.json.data) + 1);
+		const char *nl = memchr(yj.json.data, '\n', yj.json.len);
+		const struct eds_yaml_node *nd = eds_yaml_json_node(&yj, (size_t)(nl - yj.json.data) + 1);
 		eds_diag_setf(d, EDS_E_DECODE,
 			      "a YAML stream of %zu documents where one %s was expected (--container list reads them all)",
 			      yj.ndocs, desc->name);

@@ -48,7 +48,8 @@ enum {
 };
 
 struct eds_yaml_json {
-	struct eds_buf json;          /* each document as one JSON value, '\n' after each */
+	struct eds_buf json;          /* each document as one JSON value, '\n' after each;
+				       * NUL-terminated (not counted in len) */
 	size_t ndocs;
 	struct eds_yaml_node *nodes;  /* in document order (by jstart) */
 	size_t nnodes, cap;

@@ -793,8 +793,6 @@ static int tkey_cmp(const char *s1, const struct tmem *a, const char *s2, const 
 	return c ? c : (an > bn) - (an < bn);
 }
 
-static bool key_same(const char *a, size_t an, const char *b, size_t bn);
-
 /* Has the new member b a key among the old members? */
 static bool has_match(const struct run *r, const char *ov, size_t ia, size_t na, const char *nv,
 		      const struct tmem *b)
@@ -1871,8 +1869,12 @@ int eds_container_run(const struct eds_src *src, const struct eds_container_opts
 					eds_diag_clear(d);
 					enum eds_container k;
 					int drc = jdetect(&r, &k);
+					if (drc && !r.validated) {
+						*d = first; /* a syntax error: the decoder's names its path */
+						goto done;
+					}
 					if (drc) {
-						rc = drc; /* a syntax error, or an "@type" of nothing we read */
+						rc = drc; /* an "@type" of nothing we read */
 						goto done;
 					}
 					if (k == EDS_CONT_CLA && !r.root_any) {

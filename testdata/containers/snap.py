@@ -197,7 +197,7 @@ def write(path, typ, msgs):
         elif ext == ".json":
             data = json.dumps([json_format.MessageToDict(m) for m in msgs], indent=2) + "\n"
         else:
-            data = yaml.safe_dump([json_format.MessageToDict(m) for m in msgs], sort_keys=True)
+            data = yaml.safe_dump(json.loads(json.dumps([json_format.MessageToDict(m) for m in msgs])), sort_keys=True)
     else:
         m = msgs[0]
         if ext == ".binpb":
@@ -206,8 +206,8 @@ def write(path, typ, msgs):
             data = text_format.MessageToString(m)
         elif ext == ".json":
             data = json_format.MessageToJson(m, indent=2) + "\n"
-        else:
-            data = yaml.safe_dump(json_format.MessageToDict(m), sort_keys=True)
+        else:  # through json: MessageToDict gives OrderedDicts for Any
+            data = yaml.safe_dump(json.loads(json.dumps(json_format.MessageToDict(m))), sort_keys=True)
     with open(path, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
 
