@@ -721,7 +721,7 @@ int eds_diff(const struct eds_diff_side *a, const struct eds_diff_side *b, enum 
 	struct eds_buf notes = { 0 }, body = { 0 };
 	size_t na, nb, changed = 0, added = 0, removed = 0;
 	Cla **va = by_name(&x, a, &na, &notes), **vb = by_name(&x, b, &nb, &notes);
-	struct cl *cls = eds_arena_alloc(arena, (na + nb + 1) * sizeof *cls);
+	struct cl *cls = eds_arena_zalloc(arena, (na + nb + 1) * sizeof *cls);
 	size_t ncl = 0, i = 0, j = 0;
 	while ((i < na || j < nb) && !x.rc) {
 		int c = i == na ? 1 : j == nb ? -1 : cla_cmp(&va[i], &vb[j]);
