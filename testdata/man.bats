@@ -53,3 +53,14 @@ load helper
 	done < <("$TOP/scripts/man-examples")
 	[ "$n" -ge 10 ]
 }
+
+@test "make install puts edsmod, edsmod-serve (libexec) and the man page in place; serve is found" {
+	run make -s -C "$TOP" install B="$(realpath --relative-to="$TOP" "$EDSMOD_BUILD")" DESTDIR="$BATS_TEST_TMPDIR/root" PREFIX=/usr
+	assert_success
+	[ -x "$BATS_TEST_TMPDIR/root/usr/bin/edsmod" ]
+	[ -x "$BATS_TEST_TMPDIR/root/usr/libexec/edsmod/edsmod-serve" ]
+	[ -f "$BATS_TEST_TMPDIR/root/usr/share/man/man1/edsmod.1" ]
+	run "$BATS_TEST_TMPDIR/root/usr/bin/edsmod" serve --help
+	assert_success
+	assert_output --partial "usage: edsmod serve"
+}
