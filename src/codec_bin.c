@@ -656,7 +656,7 @@ int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src 
 	}
 	struct dec x = { .base = p, .src = src, .lim = lim, .d = d, .arena = arena };
 	ProtobufCMessage *m = new_message(&x, desc);
-	int rc = decode_message(&x, desc, m, p, p + src->len, 1);
+	int rc = decode_message(&x, desc, m, p, src->len ? p + src->len : p, 1);
 	*out = NULL;
 	if (rc) {
 		set_path(&x);

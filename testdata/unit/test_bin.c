@@ -527,7 +527,7 @@ static int ref_decode(const ProtobufCMessageDescriptor *desc, const struct eds_s
 		   struct eds_diag *d)
 {
 	struct ref_scan s = { .src = src, .lim = lim, .d = d };
-	const uint8_t *p = (const uint8_t *)src->text;
+	const uint8_t *p = src->text ? (const uint8_t *)src->text : (const uint8_t *)"";
 	if (src->len > lim->max_input) {
 		eds_diag_setf(d, EDS_E_LIMIT, "input is %zu bytes, more than the limit of %zu (--max-input)",
 			      src->len, lim->max_input);
