@@ -946,6 +946,33 @@ static int open_container(struct dec *c)
 }
 
 /*
+ * The separator before the next member of an object or array: returns with
+ * *more false after the closing byte, or *more true with the cursor past
+ * the ',' (if any) and the blanks.  what names a member in messages.
+ */
+static int next_member(struct dec *c, size_t *count, char close, const char *what, bool *more)
+{
+	char b[16];
+	skip_ws(c);
+	if (at(c) == close) {
+		c->i++;
+		c->nest--;
+		*more = false;
+		return EDS_OK;
+	}
+	if (*count > 0) {
+		if (at(c) != ',')
+			return syntax(c, "expected ',' or '%c' after %s, got %s", close, what,
+				      show_byte(b, sizeof b, at(c)));
+		c->i++;
+		skip_ws(c);
+	}
+	(*count)++;
+	*more = true;
+	return EDS_OK;
+}
+
+/*
  * Object members: call with *count 0 after open_container; each call reads
  * the separator and the next key and ':' (*more true, cursor on the value),
  * or the closing '}' (*more false).
@@ -953,23 +980,12 @@ static int open_container(struct dec *c)
 static int next_key(struct dec *c, size_t *count, struct key *k, bool *more)
 {
 	char b[16];
-	skip_ws(c);
-	if (at(c) == '}') {
-		c->i++;
-		c->nest--;
-		*more = false;
-		return EDS_OK;
-	}
-	if (*count > 0) {
-		if (at(c) != ',')
-			return syntax(c, "expected ',' or '}' after an object member, got %s",
-				      show_byte(b, sizeof b, at(c)));
-		c->i++;
-		skip_ws(c);
-	}
+	int rc = next_member(c, count, '}', "an object member", more);
+	if (rc || !*more)
+		return rc;
 	if (at(c) != '"')
 		return syntax(c, "expected a string key, got %s", show_byte(b, sizeof b, at(c)));
-	int rc = read_key(c, k);
+	rc = read_key(c, k);
 	if (rc)
 		return rc;
 	skip_ws(c);
@@ -977,34 +993,16 @@ static int next_key(struct dec *c, size_t *count, struct key *k, bool *more)
 		return syntax(c, "expected ':' after an object key, got %s", show_byte(b, sizeof b, at(c)));
 	c->i++;
 	skip_ws(c);
-	(*count)++;
-	*more = true;
 	return EDS_OK;
 }
 
 /* Array elements, like next_key: the cursor ends on the element. */
 static int next_elem(struct dec *c, size_t *count, bool *more)
 {
-	char b[16];
-	skip_ws(c);
-	if (at(c) == ']') {
-		c->i++;
-		c->nest--;
-		*more = false;
-		return EDS_OK;
-	}
-	if (*count > 0) {
-		if (at(c) != ',')
-			return syntax(c, "expected ',' or ']' after an array element, got %s",
-				      show_byte(b, sizeof b, at(c)));
-		c->i++;
-		skip_ws(c);
-		if (at(c) == ']')
-			return syntax(c, "expected a value after ',', got ']'");
-	}
-	(*count)++;
-	*more = true;
-	return EDS_OK;
+	int rc = next_member(c, count, ']', "an array element", more);
+	if (!rc && *more && *count > 1 && at(c) == ']')
+		return syntax(c, "expected a value after ',', got ']'");
+	return rc;
 }
 
 /* Checks and skips the value at the cursor. */
