@@ -312,7 +312,9 @@ static int jp_next(struct jparse *p)
 static int jp_diag(const struct jparse *p, const struct eds_src *src, struct eds_diag *d)
 {
 	eds_diag_setf(d, p->l.limit ? EDS_E_LIMIT : EDS_E_DECODE, "%s", p->l.err);
-	return eds_diag_span(d, src, p->l.es, p->l.ee);
+	/* a token expected at the end of the input: a span past it otherwise */
+	size_t s = p->l.es < src->len ? p->l.es : src->len, e = p->l.ee < src->len ? p->l.ee : src->len;
+	return eds_diag_span(d, src, s, e);
 }
 
 int eds_json_skip(const struct eds_src *src, size_t *i, unsigned max_depth, struct eds_diag *d)
@@ -579,6 +581,31 @@ static bool plain_ok(const char *s, size_t n)
 	return !plain_is_special(s, n);
 }
 
+/* The escape YAML needs in a double-quoted scalar for the character at
+ * s[i] that is not ASCII or is DEL (its bytes in *len), or NULL: DEL, C1
+ * controls and NEL, the line and paragraph separators, BOM, U+FFFE/U+FFFF. */
+static const char *yaml_esc_high(const unsigned char *s, size_t i, size_t n, char tmp[8], size_t *len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	*len = 1;
+	if (s[i] == 0x7F)
+		return "\\x7F";
+	if (s[i] == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F) {
+		snprintf(tmp, 8, "\\x%c%c", hex[s[i + 1] >> 4], hex[s[i + 1] & 15]); /* C1 controls, NEL */
+		*len = 2;
+		return tmp;
+	}
+	*len = 3;
+	if (s[i] == 0xE2 && i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9))
+		return s[i + 2] == 0xA8 ? "\\L" : "\\P";
+	if (s[i] == 0xEF && i + 2 < n && s[i + 1] == 0xBB && s[i + 2] == 0xBF)
+		return "\\uFEFF";
+	if (s[i] == 0xEF && i + 2 < n && s[i + 1] == 0xBF && (s[i + 2] == 0xBE || s[i + 2] == 0xBF))
+		return s[i + 2] == 0xBE ? "\\uFFFE" : "\\uFFFF"; /* not printable in YAML */
+	*len = 1;
+	return NULL;
+}
+
 static void put_yaml_quoted(struct eds_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -599,27 +626,11 @@ static void put_yaml_quoted(struct eds_buf *b, const char *s, size_t n)
 			esc = "\\t";
 		else if (c == '\r')
 			esc = "\\r";
-		else if (c < 0x20 || c == 0x7F) {
+		else if (c < 0x20) {
 			snprintf(tmp, sizeof tmp, "\\x%c%c", hex[c >> 4], hex[c & 15]);
 			esc = tmp;
-		} else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-			   (unsigned char)s[i + 1] <= 0x9F) {
-			snprintf(tmp, sizeof tmp, "\\x%c%c", hex[(unsigned char)s[i + 1] >> 4],
-				 hex[(unsigned char)s[i + 1] & 15]); /* C1 controls, NEL */
-			esc = tmp;
-			len = 2;
-		} else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-			   ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
-			esc = (unsigned char)s[i + 2] == 0xA8 ? "\\L" : "\\P";
-			len = 3;
-		} else if (c == 0xEF && i + 2 < n && (unsigned char)s[i + 1] == 0xBB &&
-			   (unsigned char)s[i + 2] == 0xBF) {
-			esc = "\\uFEFF";
-			len = 3;
-		} else if (c == 0xEF && i + 2 < n && (unsigned char)s[i + 1] == 0xBF &&
-			   ((unsigned char)s[i + 2] == 0xBE || (unsigned char)s[i + 2] == 0xBF)) {
-			esc = (unsigned char)s[i + 2] == 0xBE ? "\\uFFFE" : "\\uFFFF"; /* not printable in YAML */
-			len = 3;
+		} else {
+			esc = yaml_esc_high((const unsigned char *)s, i, n, tmp, &len);
 		}
 		if (esc) {
 			eds_buf_append(b, s + run, i - run);
@@ -673,6 +684,35 @@ static void put_yaml_number(struct eds_buf *b, const char *s, size_t n)
 	if (k + 1 < n && s[k + 1] != '+' && s[k + 1] != '-')
 		eds_buf_putc(b, '+');
 	eds_buf_append(b, s + k + 1, n - k - 1);
+}
+
+int eds_json_to_yaml_flow(const char *json, size_t len, struct eds_buf *out, struct eds_diag *d)
+{
+	struct eds_buf c = { .max = out->max };
+	int rc = eds_json_reformat(json, len, false, &c, d);
+	const unsigned char *s = (const unsigned char *)(c.data ? c.data : "");
+	size_t run = 0, i = 0;
+	bool in_str = false;
+	while (!rc && i < c.len) {
+		char tmp[8];
+		size_t n = 1;
+		const char *esc = NULL;
+		if (s[i] == '"')
+			in_str = !in_str;
+		else if (in_str && s[i] == '\\')
+			n = 2; /* JSON's escapes are YAML's */
+		else if (in_str)
+			esc = yaml_esc_high(s, i, c.len, tmp, &n);
+		if (esc) {
+			eds_buf_append(out, s + run, i - run);
+			eds_buf_puts(out, esc);
+			run = i + n;
+		}
+		i += n;
+	}
+	eds_buf_append(out, s + run, c.len - run);
+	eds_buf_release(&c);
+	return rc ? rc : limit_check(out, d);
 }
 
 enum yctx { YC_TOP, YC_KEY, YC_DASH };
@@ -1105,14 +1145,18 @@ static int on_scalar(struct yconv *c, yaml_event_t *e)
 			return y_fail(c, EDS_E_DECODE, e->start_mark, e->end_mark,
 				      "unsupported YAML tag \"!!%.60s\" for a scalar", t);
 		if (strcmp(t, "binary") == 0) {
-			/* base64 as JSON has it: without the line breaks */
+			/* base64 as JSON has it: without the line breaks (what is
+			 * not base64 is escaped, for the JSON decoder to refuse) */
 			value_prefix(c);
-			size_t js = j->len;
-			eds_buf_putc(j, '"');
+			size_t js = j->len, nb = 0;
+			char *b64 = malloc(n ? n : 1);
+			if (!b64)
+				abort();
 			for (size_t i = 0; i < n; i++)
 				if (!strchr(" \t\r\n", v[i]))
-					eds_buf_putc(j, v[i]);
-			eds_buf_putc(j, '"');
+					b64[nb++] = v[i];
+			put_jstr(j, b64, nb);
+			free(b64);
 			size_t k = node_add(c, js, ys, ye, flow ? EDS_YN_FLOW : 0);
 			c->out->nodes[k].jend = (uint32_t)j->len;
 			value_done(c, ye);

@@ -79,6 +79,10 @@ void eds_yaml_json_remap(const struct eds_yaml_json *yj, const struct eds_src *j
  */
 int eds_json_to_yaml(const char *json, size_t len, unsigned indent, struct eds_buf *out,
 		     struct eds_diag *d);
+/* JSON text as one line of YAML flow: compact JSON, with what YAML cannot
+ * hold raw in a double-quoted scalar (DEL, C1 controls, U+2028, U+2029,
+ * BOM, U+FFFE, U+FFFF) escaped; a newline at the end. */
+int eds_json_to_yaml_flow(const char *json, size_t len, struct eds_buf *out, struct eds_diag *d);
 /* Print JSON text again, pretty (the JSON encoder's layout, newline at the
  * end) or compact (no blanks), keeping every token as it is.  Several
  * values go one per line (JSON Lines) when compact. */

@@ -63,7 +63,8 @@ struct rec {
 	const char *old, *nw; /* NULL: absent */
 	bool json;            /* old/nw are JSON texts, not plain words */
 	const char *text;     /* added/removed: "(zone=a, weight 1)" */
-	const char *jdetail;  /* the same as JSON members */
+	const char *loc;      /* added/removed endpoint: its locality, for JSON */
+	const char *jdetail;  /* the same as JSON members (after "locality") */
 	size_t count;
 	bool gone;            /* folded into an RK_ALL */
 };
@@ -448,8 +449,8 @@ static void ep_detail(struct dx *x, struct rec *r, const struct ep *e)
 		       e->priority ? ", priority " : "",
 		       e->priority ? num(x, e->priority) : "", e->weight, strcmp(e->health, "UNKNOWN") ? ", " : "",
 		       strcmp(e->health, "UNKNOWN") ? e->health : "", e->hostname[0] ? ", hostname " : "", e->hostname);
-	r->jdetail = afmt(x, "\"locality\":\"%s\",\"priority\":%u,\"weight\":%u,\"health\":\"%s\"", e->loc, e->priority,
-			  e->weight, e->health);
+	r->loc = e->loc;
+	r->jdetail = afmt(x, "\"priority\":%u,\"weight\":%u,\"health\":\"%s\"", e->priority, e->weight, e->health);
 	r->lockey = e->lockey;
 }
 
@@ -660,6 +661,10 @@ static void json_rec(struct eds_buf *o, const struct rec *r)
 	}
 	if (r->k == RK_ALL)
 		eds_buf_printf(o, ",\"endpoints\":%zu", r->count);
+	if (r->loc) {
+		eds_buf_puts(o, ",\"locality\":");
+		json_str(o, r->loc);
+	}
 	if (r->jdetail)
 		eds_buf_printf(o, ",%s", r->jdetail);
 	if (r->field) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Fuzzing (scripts/fuzz, testdata/fuzz/): every saved crash still passes,
 # and a short fuzz run of each target finds nothing.  FUZZ_SECONDS_CI sets
-# the length of each short run (default 10 s; `make fuzz` runs 60 s each).
+# the length of each short run (default 5 s; `make fuzz` runs 60 s each).
 load helper
 
 setup_file() {
@@ -19,11 +19,13 @@ setup_file() {
 	assert_success
 	refute_output --partial "not ok"
 	# the saved crashes are really run, not skipped
-	assert_output --regexp "ok fuzz regressions bin \([1-9][0-9]* inputs\)"
+	for t in bin yaml containers diff; do
+		assert_output --regexp "ok fuzz regressions $t \([1-9][0-9]* inputs\)"
+	done
 }
 
 short_run() {
-	FUZZ_SECONDS=${FUZZ_SECONDS_CI:-10} run "$TOP/scripts/fuzz" "$1"
+	FUZZ_SECONDS=${FUZZ_SECONDS_CI:-5} run "$TOP/scripts/fuzz" "$1"
 	echo "$output"
 	assert_success
 	assert_output --regexp "^ok fuzz $1: [1-9][0-9]* executions"
@@ -32,6 +34,9 @@ short_run() {
 @test "fuzz: short run of the binary decoder" { short_run bin; }
 @test "fuzz: short run of the JSON decoder" { short_run json; }
 @test "fuzz: short run of the text decoder" { short_run text; }
+@test "fuzz: short run of the YAML decoder" { short_run yaml; }
 @test "fuzz: short run of the rules compiler" { short_run rules; }
 @test "fuzz: short run of rule evaluation" { short_run eval; }
 @test "fuzz: short run of the serve handler" { short_run serve; }
+@test "fuzz: short run of the container walker" { short_run containers; }
+@test "fuzz: short run of diff" { short_run diff; }

@@ -1,6 +1,6 @@
 /*
  * Shared by the libFuzzer targets testdata/fuzz/fuzz_*.c (built by
- * scripts/fuzz): failure reporting, the round-trip property of the three
+ * scripts/fuzz): failure reporting, the round-trip property of the four
  * codecs, and the fixed rules the evaluation and serve targets run.
  *
  * A target reports a property violation with fz_fail(), which prints what
@@ -31,7 +31,10 @@
  * as an empty length-delimited field (fz_has_group).  A JSON encoding that
  * fails with EDS_E_ENCODE (NaN or Infinity in a google.protobuf.Value, an
  * Any of an unknown type, a Duration out of range) skips the JSON leg; any
- * other failure is a bug.
+ * other failure is a bug.  YAML (printed from the encoder's JSON, read
+ * back through the JSON decoder) is held to what JSON is: printed twice
+ * the same, read back equal under (a)-(e), and skipped exactly when JSON
+ * is (fz_yaml_leg).
  */
 #ifndef EDS_FUZZ_COMMON_H
 #define EDS_FUZZ_COMMON_H
@@ -415,6 +418,34 @@ FZ_UNUSED static void fz_canon(ProtobufCMessage *m, struct eds_arena *a, int str
 	fz_encode(eds_bin_encode, "binary encode (normalised)", m, &o, out);
 }
 
+/* The YAML leg of the round trip: m as YAML must read back as mb (its
+ * binary re-decode) does, and print the same again; YAML must be writable
+ * exactly when JSON is (json_ok). */
+FZ_UNUSED static void fz_yaml_leg(const ProtobufCMessage *m, ProtobufCMessage *mb, struct eds_arena *a,
+				   const struct eds_encode_opts *o, int json_ok)
+{
+	struct eds_buf ys = { 0 }, ys2 = { 0 }, b1 = { 0 }, ref = { 0 };
+	struct eds_diag d = { 0 };
+	int rc = eds_yaml_encode(m, o, &ys, &d);
+	if (rc && rc != EDS_E_ENCODE)
+		fz_fail_diag("yaml encode", rc, &d);
+	if ((rc == EDS_OK) != !!json_ok)
+		fz_fail("yaml encode %s where json encode %s: %s", rc ? "failed" : "succeeded",
+			json_ok ? "succeeded" : "failed", rc ? d.msg : "");
+	if (rc == EDS_OK) {
+		ProtobufCMessage *my = fz_decode(eds_yaml_decode, "yaml decode of our own output", &ys, a);
+		fz_encode(eds_yaml_encode, "yaml encode after yaml", my, o, &ys2);
+		fz_same("yaml printed twice", &ys, &ys2, NULL);
+		fz_canon(my, a, 1, &b1);
+		fz_canon(mb, a, 1, &ref);
+		fz_same("yaml", &ref, &b1, &ys);
+	}
+	eds_buf_release(&ys);
+	eds_buf_release(&ys2);
+	eds_buf_release(&b1);
+	eds_buf_release(&ref);
+}
+
 /* m: a CLA just decoded (in a); opt_bits picks the printers' options. */
 FZ_UNUSED static void fz_roundtrip(ProtobufCMessage *m, struct eds_arena *a, unsigned opt_bits)
 {
@@ -453,6 +484,7 @@ json:
 		fz_canon(mb, a, 1, &ref);
 		fz_same("json", &ref, &b1, &js);
 	}
+	fz_yaml_leg(m, mb, a, &o, rc == EDS_OK);
 
 	eds_buf_release(&b0);
 	eds_buf_release(&b1);
