@@ -81,6 +81,11 @@ $(B)/edsmod: $(call obj,$(CLI_SRC)) $(B)/libedsmod.a
 $(B)/edsmod-serve: $(call obj,$(SERVE_SRC) cmd/cli.c) $(SERVE_GEN_OBJ) $(B)/libedsmod.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(GRPC_LIBS)
 
+# The load generator of scripts/loadtest and scripts/bench (not in all).
+$(B)/loadgen: scripts/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) $(GRPC_LIBS)
+
 # C unit tests: testdata/unit/test_*.c, each its own program.
 UNIT_SRC := $(sort $(wildcard testdata/unit/test_*.c))
 UNIT_BIN := $(patsubst testdata/unit/%.c,$(B)/unit/%,$(UNIT_SRC))

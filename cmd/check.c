@@ -26,6 +26,11 @@ static const struct option longopts[] = {
 	{ "container", required_argument, NULL, OPT_CONTAINER },
 	{ "max-input", required_argument, NULL, OPT_MAX_INPUT },
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "max-string", required_argument, NULL, EDS_OPT_MAX_STRING },
+	{ "max-rules", required_argument, NULL, EDS_OPT_MAX_RULES },
+	{ "max-rules-size", required_argument, NULL, EDS_OPT_MAX_RULES_SIZE },
+	{ "max-regex", required_argument, NULL, EDS_OPT_MAX_REGEX },
+	{ "max-regexes", required_argument, NULL, EDS_OPT_MAX_REGEXES },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -212,13 +217,7 @@ int cmd_check(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'e': eds_cli_rules_add_expr(&rules, optarg); break;
-		case 'f':
-			if (eds_cli_rules_add_file(&rules, optarg, &d)) {
-				eds_cli_render(stderr, &d);
-				rc = d.code;
-				goto done;
-			}
-			break;
+		case 'f': eds_cli_rules_add_file(&rules, optarg); break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "text") == 0)
 				fmt = OUT_TEXT;
@@ -245,7 +244,7 @@ int cmd_check(int argc, char **argv)
 
 	struct eds_arena *prog_arena = eds_arena_new(1 << 16);
 	struct eds_program *prog = NULL;
-	if (rules.n && (rc = eds_cli_rules_compile(&rules, prog_arena, &prog))) {
+	if (rules.n && (rc = eds_cli_rules_compile(&rules, &in.lim, prog_arena, &prog))) {
 		eds_arena_free(prog_arena);
 		goto done;
 	}

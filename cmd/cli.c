@@ -156,51 +156,62 @@ void eds_cli_render(FILE *f, const struct eds_diag *d)
 	fputc('\n', f);
 }
 
-void eds_cli_rules_add_expr(struct eds_cli_rules *r, const char *expr)
+/* Append a source; files[i] is its path when it is a -f file to read. */
+static void rules_push(struct eds_cli_rules *r, const struct eds_src *src, const char *file)
 {
 	struct eds_src *v = realloc(r->srcs, (r->n + 1) * sizeof *v);
 	char **o = realloc(r->owned, (r->n + 1) * sizeof *o);
-	if (!v || !o)
+	const char **f = realloc(r->files, (r->n + 1) * sizeof *f);
+	if (!v || !o || !f)
 		abort();
 	r->srcs = v;
 	r->owned = o;
+	r->files = f;
+	r->srcs[r->n] = *src;
+	r->owned[r->n] = NULL;
+	r->files[r->n] = file;
+	r->n++;
+}
+
+void eds_cli_rules_add_expr(struct eds_cli_rules *r, const char *expr)
+{
 	char *name = malloc(32);
 	if (!name)
 		abort();
 	int k = 0;
 	for (size_t i = 0; i < r->n; i++)
-		k += r->srcs[i].name[0] == '-';
+		k += !r->files[i];
 	snprintf(name, 32, "-e #%d", k + 1);
-	r->srcs[r->n] = (struct eds_src){ .name = name, .text = expr, .len = strlen(expr) };
-	r->owned[r->n] = NULL;
-	r->n++;
+	rules_push(r, &(struct eds_src){ .name = name, .text = expr, .len = strlen(expr) }, NULL);
 }
 
-int eds_cli_rules_add_file(struct eds_cli_rules *r, const char *path, struct eds_diag *d)
+void eds_cli_rules_add_file(struct eds_cli_rules *r, const char *path)
 {
-	char *data;
-	size_t len;
-	int rc = eds_cli_read(path, (size_t)64 << 20, &data, &len, d);
-	if (rc)
-		return rc;
-	struct eds_src *v = realloc(r->srcs, (r->n + 1) * sizeof *v);
-	char **o = realloc(r->owned, (r->n + 1) * sizeof *o);
-	if (!v || !o)
+	char *name = strdup(strcmp(path, "-") ? path : "<stdin>");
+	if (!name)
 		abort();
-	r->srcs = v;
-	r->owned = o;
-	r->srcs[r->n] = (struct eds_src){ .name = strdup(strcmp(path, "-") ? path : "<stdin>"),
-					  .text = data,
-					  .len = len };
-	r->owned[r->n] = data;
-	r->n++;
-	return EDS_OK;
+	rules_push(r, &(struct eds_src){ .name = name, .text = "", .len = 0 }, path);
 }
 
-int eds_cli_rules_compile(struct eds_cli_rules *r, struct eds_arena *arena, struct eds_program **out)
+int eds_cli_rules_compile(struct eds_cli_rules *r, const struct eds_limits *lim, struct eds_arena *arena,
+			  struct eds_program **out)
 {
+	for (size_t i = 0; i < r->n; i++) {
+		if (!r->files[i] || r->owned[i])
+			continue;
+		struct eds_diag d = { 0 };
+		int rc = eds_cli_read(r->files[i], lim->max_rules_size, &r->owned[i], &r->srcs[i].len, &d);
+		if (rc == EDS_E_LIMIT)
+			eds_diag_setf(&d, EDS_E_LIMIT, "rules file \"%s\" is more than the limit of %zu bytes "
+				      "(--max-rules-size)", r->srcs[i].name, lim->max_rules_size);
+		if (rc) {
+			eds_cli_render(stderr, &d);
+			return rc;
+		}
+		r->srcs[i].text = r->owned[i];
+	}
 	struct eds_diags errs = { 0 };
-	int rc = eds_rules_compile(r->srcs, r->n, arena, out, &errs);
+	int rc = eds_rules_compile(r->srcs, r->n, lim, arena, out, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		eds_cli_render(stderr, &errs.v[i]);
 	if (rc && errs.n > 1)
@@ -217,6 +228,7 @@ void eds_cli_rules_release(struct eds_cli_rules *r)
 	}
 	free(r->srcs);
 	free(r->owned);
+	free(r->files);
 	memset(r, 0, sizeof *r);
 }
 
@@ -299,4 +311,36 @@ long long eds_cli_parse_size(const char *s)
 	if (*end || v > (1LL << 62) / mul)
 		return -1;
 	return v * mul;
+}
+
+/* A positive count (no suffix); -1 on error. */
+static long long parse_count(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	return errno || end == s || *end || v < 1 ? -1 : v;
+}
+
+int eds_cli_limit_opt(struct eds_limits *lim, int opt, const char *arg)
+{
+	const char *name;
+	size_t *dst;
+	bool count = false;
+	switch (opt) {
+	case EDS_OPT_MAX_STRING: name = "--max-string"; dst = &lim->max_string; break;
+	case EDS_OPT_MAX_RULES: name = "--max-rules"; dst = &lim->max_rules; count = true; break;
+	case EDS_OPT_MAX_RULES_SIZE: name = "--max-rules-size"; dst = &lim->max_rules_size; break;
+	case EDS_OPT_MAX_REGEX: name = "--max-regex"; dst = &lim->max_regex; break;
+	case EDS_OPT_MAX_REGEXES: name = "--max-regexes"; dst = &lim->max_regexes; count = true; break;
+	default: return 0;
+	}
+	long long v = count ? parse_count(arg) : eds_cli_parse_size(arg);
+	if (v <= 0) {
+		eds_cli_renderf(stderr, EDS_SEV_ERROR, "bad %s \"%s\" (a positive number%s)", name, arg,
+				count ? "" : ", optionally with K, M or G");
+		return -1;
+	}
+	*dst = (size_t)v;
+	return 1;
 }

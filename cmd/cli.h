@@ -29,17 +29,34 @@ void eds_cli_render(FILE *f, const struct eds_diag *d);
 void eds_cli_renderf(FILE *f, enum eds_severity sev, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Rules from -e and -f in command-line order. */
+/* Rules from -e and -f in command-line order.  -f files are read when
+ * compiling, so that a --max-rules-size after them applies. */
 struct eds_cli_rules {
 	struct eds_src *srcs;
 	size_t n;
-	char **owned; /* file contents to free */
+	char **owned;       /* file contents to free */
+	const char **files; /* -f paths; NULL for -e */
 };
 void eds_cli_rules_add_expr(struct eds_cli_rules *r, const char *expr);
-int eds_cli_rules_add_file(struct eds_cli_rules *r, const char *path, struct eds_diag *d);
-/* Compile into arena; prints every error; returns EDS_OK or EDS_E_RULES/IO. */
-int eds_cli_rules_compile(struct eds_cli_rules *r, struct eds_arena *arena, struct eds_program **out);
+void eds_cli_rules_add_file(struct eds_cli_rules *r, const char *path);
+/* Read the files and compile into arena within lim; prints every error;
+ * returns EDS_OK or EDS_E_RULES, EDS_E_LIMIT or EDS_E_IO. */
+int eds_cli_rules_compile(struct eds_cli_rules *r, const struct eds_limits *lim, struct eds_arena *arena,
+			  struct eds_program **out);
 void eds_cli_rules_release(struct eds_cli_rules *r);
+
+/* Long options of the limits (edsmod(1), LIMITS AND GUARANTEES) that every
+ * command taking input or rules shares; ids apart from the commands' own. */
+enum {
+	EDS_OPT_MAX_STRING = 0x200,
+	EDS_OPT_MAX_RULES,
+	EDS_OPT_MAX_RULES_SIZE,
+	EDS_OPT_MAX_REGEX,
+	EDS_OPT_MAX_REGEXES,
+};
+/* Set the limit of option opt from arg: 1 if set, 0 if opt is not one of
+ * these, -1 (after a message) if arg is not a positive number or size. */
+int eds_cli_limit_opt(struct eds_limits *lim, int opt, const char *arg);
 
 /* Write data to path atomically: temp file in the same directory, fsync,
  * rename over path (keeping path's mode).  On failure path is untouched. */

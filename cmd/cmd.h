@@ -17,7 +17,8 @@ struct eds_cli_input_opts {
 	struct eds_limits lim;
 };
 /* Handle --from/--container/--max-input/--max-depth/--max-output (long
- * option ids below); returns 1 if handled, 0 if not ours, -1 on a bad value. */
+ * option ids below) and the limits of eds_cli_limit_opt; returns 1 if
+ * handled, 0 if not ours, -1 on a bad value. */
 enum {
 	OPT_FROM = 0x100, OPT_TO, OPT_MAX_INPUT, OPT_MAX_DEPTH, OPT_MAX_OUTPUT, OPT_PRETTY,
 	OPT_COMPACT, OPT_PROTO_NAMES, OPT_VALIDATE, OPT_NO_VALIDATE, OPT_SKIP_ERRORS,

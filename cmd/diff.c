@@ -18,6 +18,7 @@ static const struct option longopts[] = {
 	{ "container", required_argument, NULL, OPT_CONTAINER },
 	{ "max-input", required_argument, NULL, OPT_MAX_INPUT },
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "max-string", required_argument, NULL, EDS_OPT_MAX_STRING },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };

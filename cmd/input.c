@@ -48,6 +48,6 @@ int eds_cli_input_opt(struct eds_cli_input_opts *o, int opt, const char *arg)
 		return 1;
 	}
 	default:
-		return 0;
+		return eds_cli_limit_opt(&o->lim, opt, arg);
 	}
 }

@@ -66,6 +66,8 @@ static const char usage[] =
 	"  -f FILE                  apply the rules in FILE (repeatable; SIGHUP reloads)\n"
 	"  --threads N              worker threads (default: CPUs, at most 16)\n"
 	"  --max-message-size SIZE  largest request accepted (default 64M)\n"
+	"  --max-string SIZE, --max-rules N, --max-rules-size SIZE, --max-regex SIZE,\n"
+	"  --max-regexes N          limits as for transform (edsmod(1), LIMITS AND GUARANTEES)\n"
 	"  --tls-cert FILE, --tls-key FILE   serve TLS with this certificate and key\n"
 	"  --client-ca FILE         require client certificates signed by these CAs\n"
 	"  --log-level LEVEL        error, warn, info (default; one line per call), debug\n"
@@ -89,6 +91,11 @@ static const struct option longopts[] = {
 	{ "file", required_argument, NULL, 'f' },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "max-message-size", required_argument, NULL, OPT_MAX_MESSAGE },
+	{ "max-string", required_argument, NULL, EDS_OPT_MAX_STRING },
+	{ "max-rules", required_argument, NULL, EDS_OPT_MAX_RULES },
+	{ "max-rules-size", required_argument, NULL, EDS_OPT_MAX_RULES_SIZE },
+	{ "max-regex", required_argument, NULL, EDS_OPT_MAX_REGEX },
+	{ "max-regexes", required_argument, NULL, EDS_OPT_MAX_REGEXES },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "client-ca", required_argument, NULL, OPT_CLIENT_CA },
@@ -121,9 +128,82 @@ static void logmsg(enum serve_log_level lv, const char *fmt, ...)
 		;
 }
 
-static void grpc_log(enum serve_log_level lv, const char *msg)
+/*
+ * Lines about single calls, and gRPC's own, are rate-limited: a peer that
+ * opens and resets streams as fast as it can (HTTP/2 "rapid reset") must
+ * not turn each one into a log line.  Past LOG_PER_SEC lines in a second
+ * they are counted instead, and log_allow (or main, every second) reports
+ * the count in one line.  Start-up, reload and shutdown lines always go.
+ */
+#define LOG_PER_SEC 100
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t log_sec;
+static unsigned log_lines;
+static unsigned long log_dropped[4];
+
+/* A new second: say how many lines the last one dropped.  Under log_lock. */
+static void log_roll(time_t sec)
 {
-	logmsg(lv, "%s", msg);
+	if (sec == log_sec)
+		return;
+	log_sec = sec;
+	log_lines = 0;
+	unsigned long n = 0;
+	int worst = SERVE_LOG_DEBUG;
+	for (int i = SERVE_LOG_DEBUG; i >= SERVE_LOG_ERROR; i--) {
+		n += log_dropped[i];
+		if (log_dropped[i])
+			worst = i;
+	}
+	if (!n)
+		return;
+	char by[200] = "";
+	size_t o = 0;
+	for (int i = SERVE_LOG_ERROR; i <= SERVE_LOG_DEBUG; i++)
+		if (log_dropped[i] && o < sizeof by)
+			o += (size_t)snprintf(by + o, sizeof by - o, "%s%lu %s", o ? ", " : "", log_dropped[i],
+					      level_names[i]);
+	memset(log_dropped, 0, sizeof log_dropped);
+	logmsg((enum serve_log_level)worst, "%lu more line%s not logged (over %d a second): %s", n,
+	       n == 1 ? "" : "s", LOG_PER_SEC, by);
+}
+
+static time_t log_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+/* May a line of level lv about one call be logged now? */
+static bool log_allow(enum serve_log_level lv)
+{
+	if (lv > log_level)
+		return false;
+	pthread_mutex_lock(&log_lock);
+	log_roll(log_now());
+	bool ok = log_lines < LOG_PER_SEC;
+	if (ok)
+		log_lines++;
+	else
+		log_dropped[lv]++;
+	pthread_mutex_unlock(&log_lock);
+	return ok;
+}
+
+/* Report what the rate limit held back: from seconds past, or (at exit) all. */
+static void log_flush(bool all)
+{
+	pthread_mutex_lock(&log_lock);
+	log_roll(all ? log_sec + 1 : log_now());
+	pthread_mutex_unlock(&log_lock);
+}
+
+static void grpc_log(enum serve_log_level lv, bool per_event, const char *msg)
+{
+	if (per_event ? log_allow(lv) : lv <= log_level)
+		logmsg(lv, "%s", msg);
 }
 
 /* Copy s into out (size > 4) as printable UTF-8: invalid bytes and control
@@ -185,6 +265,8 @@ static void gen_free(struct gen *g)
 	free(g);
 }
 
+static struct eds_limits serve_limits; /* the options' (max_input: --max-message-size) */
+
 /* Read and compile every -e/-f in order.  Prints its errors; NULL on failure
  * with *code set (EDS_E_IO, EDS_E_LIMIT or EDS_E_RULES). */
 static struct gen *gen_load(const struct rule_arg *args, size_t n, int *code)
@@ -195,20 +277,13 @@ static struct gen *gen_load(const struct rule_arg *args, size_t n, int *code)
 	g->arena = eds_arena_new(1 << 16);
 	g->refs = 1;
 	for (size_t i = 0; i < n; i++) {
-		if (!args[i].file) {
+		if (args[i].file)
+			eds_cli_rules_add_file(&g->rules, args[i].arg);
+		else
 			eds_cli_rules_add_expr(&g->rules, args[i].arg);
-			continue;
-		}
-		struct eds_diag d = { 0 };
-		if (eds_cli_rules_add_file(&g->rules, args[i].arg, &d)) {
-			eds_cli_render(stderr, &d);
-			*code = d.code;
-			gen_free(g);
-			return NULL;
-		}
 	}
 	if (g->rules.n) {
-		int rc = eds_cli_rules_compile(&g->rules, g->arena, &g->prog);
+		int rc = eds_cli_rules_compile(&g->rules, &serve_limits, g->arena, &g->prog);
 		if (rc) {
 			*code = rc;
 			gen_free(g);
@@ -374,6 +449,7 @@ static int wire_next(const uint8_t *p, size_t n, size_t *off, struct wire_field 
 struct worker {
 	struct eds_arena *arena;
 	struct eds_buf out;
+	struct eds_buf cla; /* a spliced cluster's new load_assignment */
 	struct eds_diags findings;
 	struct eds_limits lim;
 	char msg[1024];
@@ -387,7 +463,6 @@ struct call_log {
 	size_t ep_in, ep_out;
 };
 
-static struct eds_limits serve_limits;
 static unsigned test_delay_ms; /* EDSMOD_SERVE_TEST_DELAY_MS: lets tests catch a call in flight */
 
 static void *worker_new(void *ctx, unsigned index)
@@ -398,7 +473,7 @@ static void *worker_new(void *ctx, unsigned index)
 	if (!w)
 		abort();
 	w->arena = eds_arena_new(1 << 20);
-	w->out.max = REPLY_MAX;
+	w->out.max = w->cla.max = REPLY_MAX;
 	w->lim = serve_limits;
 	return w;
 }
@@ -408,6 +483,7 @@ static void worker_free(void *state)
 	struct worker *w = state;
 	eds_arena_free(w->arena);
 	eds_buf_release(&w->out);
+	eds_buf_release(&w->cla);
 	eds_diags_release(&w->findings);
 	free(w);
 }
@@ -550,13 +626,14 @@ static void reply_buf(struct worker *w, struct serve_reply *r)
 	r->len = w->out.len;
 }
 
+/* Append m's encoding to b with the core's encoder (protobuf-c's pack
+ * sizes every nested message again at each level: several times slower),
+ * copying the request's bytes of every message the rules left alone. */
 static void pack_into(struct eds_buf *b, const ProtobufCMessage *m)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
-	if (eds_buf_reserve(b, n) < 0)
-		return;
-	protobuf_c_message_pack(m, (uint8_t *)b->data + b->len);
-	b->len += n;
+	struct eds_diag d;
+	if (eds_bin_encode(m, &(struct eds_encode_opts){ .reuse_spans = true }, b, &d))
+		b->overflow = 1; /* it fails only past b->max */
 }
 
 static void handle_endpoints(struct worker *w, const struct serve_call *c, struct serve_reply *r,
@@ -565,8 +642,8 @@ static void handle_endpoints(struct worker *w, const struct serve_call *c, struc
 	struct eds_src src = { .name = "PostEndpointsModifyRequest", .text = c->req, .len = c->len };
 	struct eds_diag d = { 0 };
 	ProtobufCMessage *msg;
-	if (eds_bin_decode(&envoygateway__extension__post_endpoints_modify_request__descriptor, &src,
-			   w->arena, &w->lim, &msg, &d)) {
+	if (eds_bin_decode_spans(&envoygateway__extension__post_endpoints_modify_request__descriptor, &src,
+				 w->arena, &w->lim, &msg, &d)) {
 		decode_failed(w, r, "PostEndpointsModifyRequest", &d, 0, "");
 		return;
 	}
@@ -582,6 +659,7 @@ static void handle_endpoints(struct worker *w, const struct serve_call *c, struc
 		Envoygateway__Extension__PostEndpointsModifyResponse resp =
 			ENVOYGATEWAY__EXTENSION__POST_ENDPOINTS_MODIFY_RESPONSE__INIT;
 		resp.load_assignment = req->load_assignment;
+		eds_msg_touch(&req->load_assignment->base); /* (the rules touched it already) */
 		pack_into(&w->out, &resp.base);
 	}
 	reply_buf(w, r);
@@ -659,7 +737,7 @@ static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t b
 	ProtobufCMessage *msg;
 	char what[64];
 	snprintf(what, sizeof what, "%s.load_assignment", prefix);
-	if (eds_bin_decode(eds_schema_cla, &src, w->arena, &w->lim, &msg, &d))
+	if (eds_bin_decode_spans(eds_schema_cla, &src, w->arena, &w->lim, &msg, &d))
 		return decode_failed(w, r, "ClusterLoadAssignment", &d, n33 > 1 ? 0 : base, what);
 	bool changed;
 	if (run_cla(w, msg, &src, dns, lg, &changed, r))
@@ -668,17 +746,18 @@ static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t b
 		put_len_field(&w->out, out_num, p, n);
 		return 0;
 	}
-	size_t cla_len = protobuf_c_message_get_packed_size(msg);
+	w->cla.len = 0;
+	pack_into(&w->cla, msg);
+	if (eds_buf_overflowed(&w->cla)) {
+		w->out.overflow = 1;
+		return 0;
+	}
+	size_t cla_len = w->cla.len;
 	size_t total = n - rec33 + 2 + varint_size(cla_len) + cla_len;
 	put_varint(&w->out, (uint64_t)out_num << 3 | 2);
 	put_varint(&w->out, total);
 	eds_buf_append(&w->out, p, first33.start);
-	put_varint(&w->out, 33 << 3 | 2);
-	put_varint(&w->out, cla_len);
-	if (eds_buf_reserve(&w->out, cla_len) == 0) {
-		protobuf_c_message_pack(msg, (uint8_t *)w->out.data + w->out.len);
-		w->out.len += cla_len;
-	}
+	put_len_field(&w->out, 33, w->cla.data, cla_len);
 	off = first33.vend;
 	while (wire_next(p, n, &off, &f, &why) > 0)
 		if (f.num != 33)
@@ -810,10 +889,13 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
+	/* An outlier's buffers: give them back. */
 	if (w->out.cap > ARENA_KEEP)
-		eds_buf_release(&w->out); /* an outlier's buffer: give it back */
-	w->out.len = 0;
-	w->out.overflow = 0;
+		eds_buf_release(&w->out);
+	if (w->cla.cap > ARENA_KEEP)
+		eds_buf_release(&w->cla);
+	w->out.len = w->cla.len = 0;
+	w->out.overflow = w->cla.overflow = 0;
 	*r = (struct serve_reply){ .status = SERVE_INTERNAL };
 	if (c->method < 0) {
 		fail(w, r, SERVE_UNIMPLEMENTED, "method \"%s\" is not implemented by edsmod serve", c->path);
@@ -845,7 +927,7 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 		lv = SERVE_LOG_ERROR;
 	else if (r->status != SERVE_OK && r->status != SERVE_UNIMPLEMENTED && c->method != M_HEALTH)
 		lv = SERVE_LOG_WARN;
-	if (lv <= log_level) {
+	if (log_allow(lv)) {
 		const char *m = strrchr(c->path, '/');
 		char cluster[300] = "", what[400];
 		if (lg.cluster)
@@ -943,6 +1025,7 @@ int main(int argc, char **argv)
 	if (!rargs || !ls)
 		abort();
 	eds_cli_prog = "edsmod serve";
+	serve_limits = eds_limits_default;
 	while ((c = getopt_long(argc, argv, "e:f:h", longopts, NULL)) != -1) {
 		char *end;
 		switch (c) {
@@ -997,6 +1080,8 @@ int main(int argc, char **argv)
 			fputs(usage, stdout);
 			goto done;
 		default:
+			if (eds_cli_limit_opt(&serve_limits, c, optarg) > 0)
+				break;
 			goto usage_error;
 		}
 	}
@@ -1022,7 +1107,6 @@ int main(int argc, char **argv)
 	if (delay)
 		test_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 	const char *send_timeout = getenv("EDSMOD_SERVE_TEST_SEND_TIMEOUT_MS");
-	serve_limits = eds_limits_default;
 	serve_limits.max_input = (size_t)max_msg;
 
 	/* Blocked before gRPC starts its threads (they inherit the mask), so the
@@ -1094,9 +1178,13 @@ int main(int argc, char **argv)
 		logmsg(SERVE_LOG_WARN, "no rules (-e, -f): every call is answered unchanged");
 
 	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
+		/* Wakes every second to report the lines the rate limit held back. */
+		struct timespec tick = { 1, 0 };
+		int sig = sigtimedwait(&sigs, NULL, &tick);
+		if (sig < 0) {
+			log_flush(false);
 			continue;
+		}
 		if (sig != SIGHUP) {
 			logmsg(SERVE_LOG_INFO, "%s: draining in-flight calls", sig == SIGINT ? "SIGINT" : "SIGTERM");
 			break;
@@ -1112,6 +1200,7 @@ int main(int argc, char **argv)
 		      gen_rule_count(ng) == 1 ? "" : "s", ng->sources[0] ? " from " : "", ng->sources);
 	}
 	serve_grpc_stop(srv, DRAIN_GRACE_MS);
+	log_flush(true);
 	logmsg(SERVE_LOG_INFO, "stopped");
 free_tls:
 	free(cert_pem);

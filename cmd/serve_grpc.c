@@ -4,7 +4,8 @@
  * Each worker owns a completion queue and a fixed set of slots per method.
  * A slot goes IDLE -> WAIT (request posted) -> SEND (handler ran, reply
  * batch started) -> IDLE when the batch completes, so a worker never
- * allocates per call besides what gRPC itself does and the reply slice.
+ * allocates per call besides what gRPC itself does and the reply slice
+ * (the request is read in place, or gathered into a buffer that is kept).
  * POSTED_PER_METHOD slots of each method wait for requests at any time;
  * the others carry replies in flight.  A reply's batch completes only when
  * the client has taken the reply (HTTP/2 flow control), so a client that
@@ -14,6 +15,8 @@
  */
 #include "serve_grpc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -28,6 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Requests kept posted per method and worker, and slots per method and
  * worker (posted requests plus replies in flight): bounds the calls a
@@ -63,6 +71,8 @@ struct slot {
 struct worker {
 	struct serve_grpc *s;
 	unsigned index;
+	char *req; /* a request that came in several slices, gathered */
+	size_t req_cap;
 	grpc_completion_queue *cq;
 	pthread_t thread;
 	bool started;
@@ -92,7 +102,91 @@ static void forward_log(gpr_log_func_args *a)
 	enum serve_log_level lv = a->severity == GPR_LOG_SEVERITY_ERROR ? SERVE_LOG_WARN : SERVE_LOG_DEBUG;
 	char line[1024];
 	snprintf(line, sizeof line, "grpc: %s", a->message);
-	log_cfg->log(lv, line);
+	log_cfg->log(lv, true, line);
+}
+
+/*
+ * gRPC 1.51 stops accepting on a listener for good when accept4() fails
+ * with anything but EAGAIN, EWOULDBLOCK, ECONNABORTED or EINTR
+ * (tcp_server_posix.cc, on_read): a process at its open-file limit
+ * (EMFILE) would never take a connection again, even after descriptors
+ * free up.  gRPC calls accept4 through the PLT, so this definition in the
+ * executable comes first.  At the limit it sheds what waits in the backlog
+ * (a descriptor kept in reserve makes room to accept and close each one at
+ * once, so callers see the connection closed and retry instead of hanging)
+ * and tells gRPC EAGAIN: the listener waits for the next connection, which
+ * is accepted once descriptors are free (ENOBUFS and ENOMEM: the same,
+ * without shedding).  Network errors that accept(2) passes on from a
+ * connection that died in the backlog are retried, as accept(2) advises,
+ * instead of ending the listener too.  Accepts are serialized, so no other
+ * accept takes the room the spare descriptor made.
+ */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+static int spare_fd = -1;
+static unsigned long shed_total;
+static time_t shed_logged;
+
+static int sys_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	return (int)syscall(SYS_accept4, fd, addr, len, flags);
+}
+
+/* At the limit: accept and close what waits on lfd, one at a time in the
+ * room the spare descriptor makes.  Under accept_lock, so no other accept
+ * takes that room; returns how many were closed. */
+static unsigned long shed_backlog(int lfd)
+{
+	unsigned long n = 0;
+	for (;;) {
+		if (spare_fd >= 0)
+			close(spare_fd);
+		int c = sys_accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0) {
+			close(c);
+			n++;
+		}
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (c < 0 && errno != EINTR)
+			return n; /* the backlog is empty */
+	}
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int c, e;
+	unsigned long total = 0;
+	pthread_mutex_lock(&accept_lock);
+	for (;;) {
+		c = sys_accept4(fd, addr, len, flags);
+		e = errno;
+		if (c >= 0 || (e != ENETDOWN && e != EPROTO && e != ENOPROTOOPT && e != EHOSTDOWN && e != ENONET &&
+			       e != EHOSTUNREACH && e != EOPNOTSUPP && e != ENETUNREACH))
+			break;
+	}
+	if (c < 0 && (e == EMFILE || e == ENFILE)) {
+		shed_total += shed_backlog(fd);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!shed_logged || now.tv_sec - shed_logged >= 10) {
+			shed_logged = now.tv_sec;
+			total = shed_total;
+		}
+	}
+	pthread_mutex_unlock(&accept_lock);
+	if (total && log_cfg && log_cfg->log) {
+		struct rlimit rl;
+		char line[256];
+		getrlimit(RLIMIT_NOFILE, &rl);
+		snprintf(line, sizeof line,
+			 "at the open-file limit (%llu): closing new connections until descriptors free up "
+			 "(%lu closed so far)", (unsigned long long)rl.rlim_cur, total);
+		log_cfg->log(SERVE_LOG_WARN, false, line);
+	}
+	if (c < 0 && (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM))
+		e = EAGAIN;
+	errno = e;
+	return c;
 }
 
 const char *serve_status_name(enum serve_status st)
@@ -172,6 +266,35 @@ static void slot_release(struct slot *sl)
 	sl->state = SLOT_IDLE;
 }
 
+/* The request's bytes, for as long as r lives: its one slice as it is, or
+ * its slices gathered into the worker's buffer (which only ever grows, up
+ * to the largest request), so a call costs no allocation and at most one
+ * copy. */
+static const char *request_bytes(struct worker *w, grpc_byte_buffer_reader *r, size_t *len)
+{
+	grpc_slice_buffer *sb = &r->buffer_out->data.raw.slice_buffer;
+	size_t n = grpc_byte_buffer_length(r->buffer_out);
+	*len = n;
+	if (n == 0)
+		return "";
+	if (sb->count == 1)
+		return (const char *)GRPC_SLICE_START_PTR(sb->slices[0]);
+	if (n > w->req_cap) {
+		free(w->req);
+		w->req = malloc(n);
+		if (!w->req)
+			abort();
+		w->req_cap = n;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < sb->count; i++) {
+		size_t k = GRPC_SLICE_LENGTH(sb->slices[i]);
+		memcpy(w->req + o, GRPC_SLICE_START_PTR(sb->slices[i]), k);
+		o += k;
+	}
+	return w->req;
+}
+
 /* A request arrived: run the handler, start the one batch that answers. */
 static void slot_answer(struct slot *sl)
 {
@@ -180,18 +303,15 @@ static void slot_answer(struct slot *sl)
 	struct serve_call call = { .method = sl->method };
 	struct serve_reply reply = { .status = SERVE_INTERNAL };
 	char path[256];
-	grpc_slice req = grpc_empty_slice();
+	grpc_byte_buffer_reader r;
+	bool reading = false;
 
 	if (sl->method >= 0) {
 		call.path = cfg->methods[sl->method];
-		if (sl->payload) {
-			grpc_byte_buffer_reader r;
-			if (grpc_byte_buffer_reader_init(&r, sl->payload)) {
-				req = grpc_byte_buffer_reader_readall(&r);
-				grpc_byte_buffer_reader_destroy(&r);
-				call.len = GRPC_SLICE_LENGTH(req);
-				call.req = call.len ? (const char *)GRPC_SLICE_START_PTR(req) : "";
-			}
+		/* The reader decompresses a compressed request. */
+		if (sl->payload && grpc_byte_buffer_reader_init(&r, sl->payload)) {
+			reading = true;
+			call.req = request_bytes(w, &r, &call.len);
 		}
 	} else {
 		size_t n = GRPC_SLICE_LENGTH(sl->details.method);
@@ -216,7 +336,8 @@ static void slot_answer(struct slot *sl)
 		ops[nops].op = GRPC_OP_SEND_MESSAGE;
 		ops[nops++].data.send_message.send_message = sl->reply;
 	}
-	grpc_slice_unref(req);
+	if (reading)
+		grpc_byte_buffer_reader_destroy(&r);
 	ops[nops].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
 	ops[nops].data.send_status_from_server.status = (grpc_status_code)reply.status;
 	if (reply.msg) {
@@ -258,22 +379,29 @@ static void method_refill(struct worker *w, int method)
 static void cancel_stalled(struct worker *w, gpr_timespec now)
 {
 	const struct serve_grpc_config *cfg = w->s->cfg;
+	size_t n = 0;
+	char line[512];
 	for (size_t i = 0; i < w->nslots; i++) {
 		struct slot *sl = &w->slots[i];
 		if (sl->state != SLOT_SEND || sl->timed_out || gpr_time_cmp(now, sl->send_by) < 0)
 			continue;
 		sl->timed_out = true;
-		if (cfg->log) {
-			char line[512];
+		if (!n++ && cfg->log) {
 			char *peer = grpc_call_get_peer(sl->call);
-			snprintf(line, sizeof line, "%s: %s did not take the reply within %u ms: cancelling the call",
+			snprintf(line, sizeof line, "(%s from %s)",
 				 sl->method >= 0 ? cfg->methods[sl->method] : "unimplemented method",
-				 peer ? peer : "the client", send_timeout_ms(cfg));
+				 peer ? peer : "?");
 			gpr_free(peer);
-			cfg->log(SERVE_LOG_WARN, line);
 		}
 		grpc_call_cancel_with_status(sl->call, GRPC_STATUS_DEADLINE_EXCEEDED,
 					     "the reply was not read in time", NULL);
+	}
+	/* One line per scan, however many: a peer controls how many. */
+	if (n && cfg->log) {
+		char msg[640];
+		snprintf(msg, sizeof msg, "%zu call%s whose client did not take the reply within %u ms: cancelled %s%s",
+			 n, n == 1 ? "" : "s", send_timeout_ms(cfg), n == 1 ? "" : "the first ", line);
+		cfg->log(SERVE_LOG_WARN, false, msg);
 	}
 }
 
@@ -334,6 +462,8 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 				    size_t errlen)
 {
 	log_cfg = cfg;
+	if (spare_fd < 0)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	gpr_set_log_function(forward_log);
 	grpc_init();
 	gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
@@ -444,7 +574,7 @@ void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 		grpc_event ev = grpc_completion_queue_next(s->shutdown_cq, until, NULL);
 		if (ev.type == GRPC_QUEUE_TIMEOUT) {
 			if (log_cfg && log_cfg->log)
-				log_cfg->log(SERVE_LOG_WARN,
+				log_cfg->log(SERVE_LOG_WARN, false,
 					     "calls still running after the grace period: cancelling them");
 			grpc_server_cancel_all_calls(s->server);
 			grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
@@ -471,9 +601,13 @@ void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 		}
 		grpc_completion_queue_destroy(w->cq);
 		free(w->slots);
+		free(w->req);
 	}
 	free(s->workers);
 	free(s->registered);
 	free(s);
 	grpc_shutdown_blocking();
+	if (spare_fd >= 0)
+		close(spare_fd);
+	spare_fd = -1;
 }

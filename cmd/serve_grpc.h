@@ -72,8 +72,10 @@ struct serve_grpc_config {
 	void *(*worker_new)(void *ctx, unsigned worker);
 	void (*worker_free)(void *state);
 	void (*handle)(void *state, const struct serve_call *call, struct serve_reply *reply);
-	/* gRPC core's own log lines, mapped to our levels. */
-	void (*log)(enum serve_log_level level, const char *msg);
+	/* Log lines: gRPC core's own, mapped to our levels (per_event: one
+	 * line per thing a peer can do at will, to be rate-limited), and the
+	 * adapter's, which are bounded already (one a scan, or once). */
+	void (*log)(enum serve_log_level level, bool per_event, const char *msg);
 	void *ctx;
 };
 

@@ -30,7 +30,8 @@ static const char usage[] =
 	"  -i               edit each FILE in place (atomically)\n"
 	"  --pretty, --compact, --proto-names   JSON output layout and field names\n"
 	"  --validate, --no-validate, --skip-errors\n"
-	"  --max-input N, --max-depth N, --max-output N\n"
+	"  --max-input N, --max-depth N, --max-output N, --max-string N\n"
+	"  --max-rules N, --max-rules-size N, --max-regex N, --max-regexes N\n"
 	"  -h, --help, --version\n"
 	"See edsmod(1) for the rules language, exit statuses and examples.\n";
 
@@ -51,6 +52,11 @@ static const struct option longopts[] = {
 	{ "max-input", required_argument, NULL, OPT_MAX_INPUT },
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "max-string", required_argument, NULL, EDS_OPT_MAX_STRING },
+	{ "max-rules", required_argument, NULL, EDS_OPT_MAX_RULES },
+	{ "max-rules-size", required_argument, NULL, EDS_OPT_MAX_RULES_SIZE },
+	{ "max-regex", required_argument, NULL, EDS_OPT_MAX_REGEX },
+	{ "max-regexes", required_argument, NULL, EDS_OPT_MAX_REGEXES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -179,13 +185,7 @@ int cmd_transform(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'e': eds_cli_rules_add_expr(&rules, optarg); break;
-		case 'f':
-			if (eds_cli_rules_add_file(&rules, optarg, &d)) {
-				eds_cli_render(stderr, &d);
-				rc = d.code;
-				goto done;
-			}
-			break;
+		case 'f': eds_cli_rules_add_file(&rules, optarg); break;
 		case 'o': t.out_path = optarg; break;
 		case 'i': t.in_place = true; break;
 		case OPT_TO:
@@ -234,7 +234,7 @@ int cmd_transform(int argc, char **argv)
 
 	struct eds_arena *prog_arena = eds_arena_new(1 << 16);
 	if (rules.n) {
-		rc = eds_cli_rules_compile(&rules, prog_arena, &t.prog);
+		rc = eds_cli_rules_compile(&rules, &t.in.lim, prog_arena, &t.prog);
 		if (rc)
 			goto free_prog;
 	}

@@ -56,9 +56,9 @@ static void grow(struct eds_arena *a, size_t n)
 
 void *eds_arena_alloc(struct eds_arena *a, size_t n)
 {
-	n = (n + 15) & ~(size_t)15;
+	n = (n + 7) & ~(size_t)7;
 	if (n == 0)
-		n = 16;
+		n = 8;
 	if ((size_t)(a->end - a->cur) < n)
 		grow(a, n);
 	void *p = a->cur;

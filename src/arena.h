@@ -21,7 +21,7 @@ struct eds_arena *eds_arena_new(size_t first_block);
 void eds_arena_free(struct eds_arena *a);
 /* Forget everything allocated, keep the largest block for reuse. */
 void eds_arena_reset(struct eds_arena *a);
-/* 16-byte aligned, never NULL. */
+/* 8-byte aligned, never NULL. */
 void *eds_arena_alloc(struct eds_arena *a, size_t n);
 void *eds_arena_zalloc(struct eds_arena *a, size_t n);
 /* NUL-terminated copy of n bytes. */

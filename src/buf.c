@@ -3,10 +3,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 void eds_buf_release(struct eds_buf *b)
 {
-	free(b->data);
+	if (b->map)
+		munmap(b->map, b->maplen);
+	else
+		free(b->data);
+	b->map = NULL;
+	b->maplen = 0;
 	b->data = NULL;
 	b->len = b->cap = 0;
 	b->overflow = 0;
@@ -29,7 +35,13 @@ int eds_buf_reserve(struct eds_buf *b, size_t n)
 		cap *= 2;
 	if (b->max && cap > b->max)
 		cap = b->max; /* so that every append past max comes here */
-	char *p = realloc(b->data, cap);
+	char *p = b->map ? malloc(cap) : realloc(b->data, cap);
+	if (p && b->map) {
+		memcpy(p, b->data, b->len);
+		munmap(b->map, b->maplen);
+		b->map = NULL;
+		b->maplen = 0;
+	}
 	if (!p) {
 		fprintf(stderr, "edsmod: out of memory (output of %zu bytes)\n", cap);
 		abort();
@@ -51,4 +63,13 @@ void eds_buf_printf(struct eds_buf *b, const char *fmt, ...)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void eds_buf_adopt(struct eds_buf *b, void *map, size_t maplen, char *data, size_t len)
+{
+	eds_buf_release(b);
+	b->map = map;
+	b->maplen = maplen;
+	b->data = data;
+	b->len = b->cap = len;
 }

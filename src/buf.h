@@ -17,9 +17,15 @@ struct eds_buf {
 	size_t len, cap;
 	size_t max;   /* 0: unlimited */
 	int overflow;
+	void *map;    /* data lies in this mapping (eds_buf_adopt), not in malloc'd memory */
+	size_t maplen;
 };
 
 void eds_buf_release(struct eds_buf *b);
+/* Make an empty buffer own len bytes at data inside the anonymous mapping
+ * map of maplen bytes (the binary encoder's output, kept where it was
+ * written instead of copied).  The buffer munmaps it when done. */
+void eds_buf_adopt(struct eds_buf *b, void *map, size_t maplen, char *data, size_t len);
 /* Make room for n more bytes; returns 0, or -1 (overflow set) past max. */
 int eds_buf_reserve(struct eds_buf *b, size_t n);
 void eds_buf_printf(struct eds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

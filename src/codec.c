@@ -6,6 +6,11 @@ const struct eds_limits eds_limits_default = {
 	.max_input = (size_t)256 << 20,
 	.max_depth = 100,
 	.max_output = (size_t)1 << 30,
+	.max_string = (size_t)1 << 20,
+	.max_rules = 1000000,
+	.max_rules_size = (size_t)64 << 20,
+	.max_regex = 4096,
+	.max_regexes = 10000,
 };
 
 static const struct {

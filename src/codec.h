@@ -41,17 +41,47 @@ const char *eds_format_name(enum eds_format f);
  */
 enum eds_format eds_format_detect(const char *data, size_t len);
 
+/*
+ * Every size a user or a peer controls is bounded by one of these, and each
+ * is an option of edsmod (edsmod(1), LIMITS AND GUARANTEES).  Decoders use
+ * max_input, max_depth and max_string; encoders take max_output through
+ * eds_buf.max; eds_rules_compile the rules limits, and max_string for the
+ * strings rules build ('+').  Start from eds_limits_default.
+ */
 struct eds_limits {
 	size_t max_input;   /* bytes of one input */
 	unsigned max_depth; /* message nesting (Struct/ListValue levels count) */
 	size_t max_output;  /* bytes of one output */
+	size_t max_string;  /* bytes of one string or bytes value, map or Struct key (decoded);
+			     * not Any's value (a message) nor unknown fields */
+	size_t max_rules;      /* rules in one program */
+	size_t max_rules_size; /* bytes of one rules source (an -e or -f) */
+	size_t max_regex;      /* bytes of one regular expression */
+	size_t max_regexes;    /* regular expressions in one program (glibc's take 10-75 KB each) */
 };
 extern const struct eds_limits eds_limits_default;
 
 struct eds_encode_opts {
 	bool pretty;       /* json: 2-space indented; text: always indented */
 	bool proto_names;  /* json: snake_case proto names instead of lowerCamelCase */
+	bool reuse_spans;  /* binary: copy the input bytes of unchanged messages (below) */
 };
+
+/*
+ * Spans.  eds_bin_decode_spans() is eds_bin_decode() that also notes, in
+ * each decoded sub-message without unknown fields, where its bytes are in
+ * the input: in unknown_fields, with n_unknown_fields left 0, so that
+ * nothing reads it as unknown fields.  eds_bin_encode() with .reuse_spans
+ * copies those bytes instead of encoding the message again, which is most of
+ * the work when rules change a little of a large CLA; the input must still
+ * be there.  So whoever changes a decoded message in place first calls
+ * eds_msg_touch() on it and on every message that holds it.
+ */
+static inline void eds_msg_touch(ProtobufCMessage *m)
+{
+	if (m && !m->n_unknown_fields)
+		m->unknown_fields = NULL;
+}
 
 typedef int eds_decode_fn(const ProtobufCMessageDescriptor *desc, const struct eds_src *src,
 			  struct eds_arena *arena, const struct eds_limits *lim,
@@ -59,7 +89,7 @@ typedef int eds_decode_fn(const ProtobufCMessageDescriptor *desc, const struct e
 typedef int eds_encode_fn(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
 			  struct eds_buf *out, struct eds_diag *d);
 
-eds_decode_fn eds_bin_decode, eds_json_decode, eds_text_decode;
+eds_decode_fn eds_bin_decode, eds_bin_decode_spans, eds_json_decode, eds_text_decode;
 eds_encode_fn eds_bin_encode, eds_json_encode, eds_text_encode;
 /* YAML, mapped like proto3 JSON (codec_yaml.c; see codec_yaml.h). */
 eds_decode_fn eds_yaml_decode;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "codec.h"
 
@@ -91,9 +92,9 @@ static size_t elt_size(ProtobufCType t)
 /* ---- decoding ---- */
 
 /*
- * Small allocations are carved from 64 KiB arena chunks: messages and
- * arrays 8-byte aligned, string bytes unaligned (the arena rounds each
- * allocation to 16 bytes: a tenth more memory on a typical CLA).
+ * Small allocations are carved from arena chunks of up to 64 KiB (the first
+ * ones sized by the input): messages and arrays 8-byte aligned, string
+ * bytes unaligned (the arena rounds each allocation up to 8 bytes).
  */
 #define CHUNK ((size_t)64 << 10)
 
@@ -108,6 +109,7 @@ struct dec {
 	struct eds_diag *d;
 	struct eds_arena *arena;
 	struct pool words, bytes;
+	size_t chunk; /* the next refill: small for a small input, doubling to CHUNK */
 	/*
 	 * What protobuf-c 1.4 rejected, and so edsmod before it had a decoder
 	 * of its own, is still rejected, as "malformed" (once the whole input
@@ -117,6 +119,7 @@ struct dec {
 	 * field (edsmod rewrote such input before protobuf-c saw it).
 	 */
 	bool reject, reject_unless_merged, merged;
+	bool spans; /* note where sub-messages are (eds_bin_decode_spans) */
 	/* On failure, the fields it is in, innermost first (the last EDS_PATH_MAX). */
 	struct eds_path_frame frames[EDS_PATH_MAX];
 	unsigned nframes;
@@ -126,8 +129,13 @@ static void *pool_refill(struct dec *x, struct pool *p, size_t n)
 {
 	if (n > CHUNK / 16)
 		return eds_arena_alloc(x->arena, n);
-	p->cur = eds_arena_alloc(x->arena, CHUNK);
-	p->end = p->cur + CHUNK;
+	size_t size = x->chunk;
+	while (size < n)
+		size *= 2;
+	if (x->chunk < CHUNK)
+		x->chunk *= 2;
+	p->cur = eds_arena_alloc(x->arena, size);
+	p->end = p->cur + size;
 	void *r = p->cur;
 	p->cur += n;
 	return r;
@@ -412,6 +420,21 @@ static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsi
 }
 
 /* A tag or length over 5 bytes, of field f (NULL: unknown). */
+/* A span is packed into the unknown_fields pointer: the address of the
+ * bytes in the low 48 bits, their length in the high 16. */
+#define SPAN_ADDR_BITS 48
+#define SPAN_MAX ((size_t)0xFFFF)
+
+static void set_span(ProtobufCMessage *m, const uint8_t *p, size_t len, bool merged)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (m->n_unknown_fields)
+		return;
+	m->unknown_fields = NULL;
+	if (!merged && len <= SPAN_MAX && !(a >> SPAN_ADDR_BITS))
+		m->unknown_fields = (ProtobufCMessageUnknownField *)(a | (uintptr_t)len << SPAN_ADDR_BITS);
+}
+
 static void overlong(struct dec *x, const ProtobufCFieldDescriptor *f)
 {
 	if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
@@ -498,6 +521,12 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 			decode_packed(x, m, f, p, q);
 			return EDS_OK; /* count already advanced */
 		}
+		/* Any's value is a message, checked when it is decoded */
+		if (len > x->lim->max_string && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+		    strcmp(m->descriptor->name, "google.protobuf.Any") != 0)
+			return fail(x, EDS_E_LIMIT, at, "%s is %zu bytes, more than the limit of %zu (--max-string)",
+				    f->type == PROTOBUF_C_TYPE_STRING ? "string" : "bytes value", len,
+				    x->lim->max_string);
 		if (repeated) {
 			*(void **)member = grow(x, *(void **)member, *pn, 1, elt_size(f->type));
 			dst = (char *)*(void **)member + *pn * elt_size(f->type);
@@ -540,11 +569,14 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 				sub = *pm;
 				x->merged = true;
 			}
+			bool merging = sub != NULL;
 			if (!sub)
 				sub = new_message(x, f->descriptor);
 			int rc = decode_message(x, f->descriptor, sub, p, q, depth + 1);
 			if (rc)
 				return rc;
+			if (x->spans) /* a merged message's bytes are in two places */
+				set_span(sub, p, len, merging);
 			*pm = sub;
 			break;
 		}
@@ -644,9 +676,8 @@ static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc,
 	return EDS_OK;
 }
 
-int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *src,
-		   struct eds_arena *arena, const struct eds_limits *lim, ProtobufCMessage **out,
-		   struct eds_diag *d)
+static int decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *src, struct eds_arena *arena,
+		  const struct eds_limits *lim, ProtobufCMessage **out, struct eds_diag *d, bool spans)
 {
 	const uint8_t *p = (const uint8_t *)src->text;
 	if (src->len > lim->max_input) {
@@ -654,7 +685,12 @@ int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src 
 			      src->len, lim->max_input);
 		return eds_diag_offset(d, src, lim->max_input);
 	}
-	struct dec x = { .base = p, .src = src, .lim = lim, .d = d, .arena = arena };
+	/* Many small CLAs (a list) must not take a whole chunk each. */
+	size_t chunk = 256;
+	while (chunk < CHUNK && chunk < 4 * src->len)
+		chunk *= 2;
+	struct dec x = { .base = p, .src = src, .lim = lim, .d = d, .arena = arena, .spans = spans,
+			 .chunk = chunk };
 	ProtobufCMessage *m = new_message(&x, desc);
 	int rc = decode_message(&x, desc, m, p, src->len ? p + src->len : p, 1);
 	*out = NULL;
@@ -668,6 +704,19 @@ int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src 
 	}
 	*out = m;
 	return EDS_OK;
+}
+
+int eds_bin_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *src, struct eds_arena *arena,
+		   const struct eds_limits *lim, ProtobufCMessage **out, struct eds_diag *d)
+{
+	return decode(desc, src, arena, lim, out, d, false);
+}
+
+int eds_bin_decode_spans(const ProtobufCMessageDescriptor *desc, const struct eds_src *src,
+			 struct eds_arena *arena, const struct eds_limits *lim, ProtobufCMessage **out,
+			 struct eds_diag *d)
+{
+	return decode(desc, src, arena, lim, out, d, true);
 }
 
 /* ---- encoding ---- */
@@ -703,7 +752,8 @@ struct fplan {
 	uint8_t how;      /* enum how */
 	uint8_t repeated; /* 0, 1, 2 when packed */
 	uint8_t keylen;
-	uint8_t key[5];   /* the tag, with the wire type of one value (2 when packed) */
+	uint8_t key[8];   /* the tag, with the wire type of one value (2 when packed),
+			   * in the last keylen bytes: written with one 8-byte store */
 	const void *dflt;
 	struct mplan *sub; /* plan of the sub-messages, found on first use */
 };
@@ -719,6 +769,7 @@ struct mplan {
  * chain of chunks: a message's length is known once its fields are written.
  */
 #define BIG_CHUNK ((size_t)256 << 10)
+#define ROOM 24 /* a tag and a varint, with room to spare */
 
 struct chunk {
 	struct chunk *prev;
@@ -735,6 +786,7 @@ struct enc {
 	size_t next_size;
 	struct mplan **plans; /* open addressing on the descriptor's address */
 	size_t nplans, mask;
+	bool spans;          /* copy the spans of unchanged messages */
 };
 
 static const size_t how_size[] = {
@@ -843,11 +895,14 @@ static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
 			fp->repeated = (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) ? 2 : 1;
 		unsigned wt = fp->repeated == 2 ? 2 : wire_type_for(f->type);
 		uint64_t key = ((uint64_t)f->id << 3) | wt;
+		uint8_t tag[8];
 		fp->keylen = 0;
 		do {
-			fp->key[fp->keylen++] = (uint8_t)(key >= 0x80 ? (key & 0x7F) | 0x80 : key);
+			tag[fp->keylen++] = (uint8_t)(key >= 0x80 ? (key & 0x7F) | 0x80 : key);
 			key >>= 7;
 		} while (key);
+		memset(fp->key, 0, sizeof fp->key);
+		memcpy(fp->key + sizeof fp->key - fp->keylen, tag, fp->keylen);
 	}
 	return p;
 }
@@ -986,6 +1041,35 @@ static void new_chunk(struct enc *e, size_t n)
 	e->ptr = c->end;
 }
 
+/*
+ * The first chunk of an output that goes to an empty buffer: one mapping as
+ * large as the output may be, of which only the pages written are ever
+ * touched; the buffer then adopts it, so the output is not copied.
+ */
+#define MAPPED_MAX ((size_t)4 << 30)
+
+static bool map_chunk(struct enc *e, size_t max)
+{
+	size_t size = max && max < MAPPED_MAX ? max + ROOM : MAPPED_MAX;
+	size_t total = sizeof(struct chunk) + size;
+	struct chunk *c = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			       -1, 0);
+	if (c == MAP_FAILED)
+		return false;
+	/* Huge pages below the top 2 MiB: small outputs stay cheap, large ones
+	 * take a fault per 2 MiB instead of per 4 KiB. */
+	size_t top = (size_t)2 << 20;
+	if (total > 2 * top)
+		madvise(c, (total - top) & ~(top - 1), MADV_HUGEPAGE);
+	c->mapped = total;
+	c->prev = NULL;
+	c->end = c->data + size;
+	e->chunk = c;
+	e->lim = c->data;
+	e->ptr = c->end;
+	return true;
+}
+
 static void free_chunk(struct chunk *c)
 {
 	if (c->mapped)
@@ -1020,8 +1104,6 @@ static inline void back_bytes(struct enc *e, const void *p, size_t n)
 		memcpy(e->ptr, p, n);
 }
 
-#define ROOM 24 /* a tag and a varint, with room to spare */
-
 /* One value of fp at v, without its tag; ROOM bytes are free below ptr. */
 static inline void back_value(struct enc *e, struct fplan *fp, const void *v)
 {
@@ -1052,7 +1134,12 @@ static inline void back_value(struct enc *e, struct fplan *fp, const void *v)
 	case H_MSG: {
 		const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)v;
 		size_t len = 0;
-		if (sub) {
+		if (sub && e->spans && !sub->n_unknown_fields && sub->unknown_fields) {
+			uintptr_t span = (uintptr_t)sub->unknown_fields;
+			len = span >> SPAN_ADDR_BITS;
+			room(e, len + ROOM);
+			back_bytes(e, (const void *)(span & (((uintptr_t)1 << SPAN_ADDR_BITS) - 1)), len);
+		} else if (sub) {
 			size_t before = written(e);
 			if (!fp->sub || fp->sub->desc != sub->descriptor)
 				fp->sub = plan_for(e, sub->descriptor);
@@ -1068,8 +1155,9 @@ static inline void back_value(struct enc *e, struct fplan *fp, const void *v)
 
 static inline void back_key(struct enc *e, const struct fplan *fp)
 {
+	/* ROOM bytes are free below ptr: the bytes before the key are scratch */
+	memcpy(e->ptr - sizeof fp->key, fp->key, sizeof fp->key);
 	e->ptr -= fp->keylen;
-	memcpy(e->ptr, fp->key, fp->keylen);
 }
 
 static void back_field(struct enc *e, struct fplan *fp, const char *base)
@@ -1121,17 +1209,31 @@ static void back_message(struct enc *e, struct mplan *pl, const ProtobufCMessage
 int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
 		   struct eds_buf *out, struct eds_diag *d)
 {
-	(void)opts;
-	struct enc e = { .next_size = (size_t)64 << 10, .mask = 63 };
+	struct enc e = { .next_size = (size_t)64 << 10, .mask = 63, .spans = opts && opts->reuse_spans };
 	int rc = EDS_OK;
 
 	e.plans = calloc(e.mask + 1, sizeof *e.plans);
 	if (!e.plans)
 		oom();
-	new_chunk(&e, ROOM);
+	bool adopt = !out->data && !out->len && !out->overflow && map_chunk(&e, out->max);
+	if (!adopt)
+		new_chunk(&e, ROOM);
 	back_message(&e, plan_for(&e, msg->descriptor), msg);
 	size_t n = written(&e);
-	if (eds_buf_reserve(out, n) < 0) {
+	if (adopt && !e.chunk->prev && (!out->max || n <= out->max)) {
+		/* give back the untouched pages below the output */
+		struct chunk *c = e.chunk;
+		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+		char *map = (char *)c, *keep = (char *)((uintptr_t)e.ptr & ~(page - 1));
+		size_t maplen = c->mapped;
+		e.chunk = NULL;
+		if (keep > map + page) {
+			munmap(map, (size_t)(keep - map));
+			maplen -= (size_t)(keep - map);
+			map = keep;
+		}
+		eds_buf_adopt(out, map, maplen, (char *)e.ptr, n);
+	} else if (eds_buf_reserve(out, n) < 0) {
 		rc = eds_diag_setf(d, EDS_E_LIMIT, "output of %zu bytes is larger than the limit of %zu",
 				   out->len + n, out->max);
 	} else {

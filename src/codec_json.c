@@ -891,6 +891,16 @@ static size_t unescape(const char *s, size_t i, size_t end, char *out)
 	return o;
 }
 
+/* A string value, bytes value or map key of len bytes (decoded) at [start, end). */
+static int check_len(struct dec *c, const char *what, size_t len, size_t start, size_t end)
+{
+	if (len <= c->lim->max_string)
+		return EDS_OK;
+	return fail_at(c, EDS_E_LIMIT, start, end,
+		       "%s is %zu bytes, more than the limit of %zu (--max-string)", what, len,
+		       c->lim->max_string);
+}
+
 /* Reads a string into the arena (NUL-terminated). */
 static int read_string(struct dec *c, char **out, size_t *len)
 {
@@ -905,6 +915,8 @@ static int read_string(struct dec *c, char **out, size_t *len)
 		raw = unescape(c->s, c->i + 1, end, p);
 	else
 		memcpy(p, c->s + c->i + 1, raw);
+	if ((rc = check_len(c, "string", raw, c->i, end + 1)))
+		return rc;
 	p[raw] = '\0';
 	*out = p;
 	if (len)
@@ -1379,6 +1391,8 @@ static int dec_value(struct dec *c, const ProtobufCFieldDescriptor *f, void *mem
 		uint8_t *buf = eds_arena_alloc(c->arena, txt.len / 4 * 3 + 3);
 		if (!b64_decode(txt.s, txt.len, buf, &bd->len))
 			return fail_at(c, EDS_E_DECODE, start, c->i, "invalid base64 in bytes field");
+		if ((rc = check_len(c, "bytes value", bd->len, start, c->i)))
+			return rc;
 		bd->data = bd->len ? buf : NULL;
 		return EDS_OK;
 	}
@@ -1470,10 +1484,13 @@ static int dec_map(struct dec *c, const ProtobufCFieldDescriptor *f, void *msg, 
 		ProtobufCMessage *entry = eds_arena_alloc(c->arena, ed->sizeof_message);
 		protobuf_c_message_init(ed, entry);
 		char *kmem = (char *)entry + kf->offset;
-		if (kf->type == PROTOBUF_C_TYPE_STRING)
+		if (kf->type == PROTOBUF_C_TYPE_STRING) {
+			if ((rc = check_len(c, "map key", key.len, key.start, key.end)))
+				return rc;
 			*(char **)kmem = eds_arena_strndup(c->arena, key.s, key.len);
-		else if ((rc = dec_map_key(c, kf, &key, kmem)))
+		} else if ((rc = dec_map_key(c, kf, &key, kmem))) {
 			return rc;
+		}
 		if ((rc = peek(c, &k)))
 			return rc;
 		if (k == J_NULL && !is_value_msg(vf) && !is_null_value_enum(vf))

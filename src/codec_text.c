@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "codec.h"
+#include "google/protobuf/any.pb-c.h"
 #include "schema.h"
 
 #define MAX_FIELD_NUMBER 536870911u
@@ -530,6 +531,7 @@ struct tp {
 	struct eds_arena *arena;
 	struct eds_diag *d;
 	unsigned max_depth;
+	size_t max_string;
 	struct eds_path path;
 };
 
@@ -932,6 +934,11 @@ static int parse_scalar(struct tp *p, const ProtobufCFieldDescriptor *f, union v
 		size_t n, ss, se;
 		if ((rc = parse_strings(p, &s, &n, &ss, &se)))
 			return rc;
+		/* Any's value is a message, checked when it is decoded */
+		if (n > p->max_string && f != &google__protobuf__any__descriptor.fields[1])
+			return fail_code(p, EDS_E_LIMIT, ss, se,
+					 "%s is %zu bytes, more than the limit of %zu (--max-string)",
+					 f->type == PROTOBUF_C_TYPE_STRING ? "string" : "bytes value", n, p->max_string);
 		if (f->type == PROTOBUF_C_TYPE_BYTES) {
 			v->bin.data = (uint8_t *)s;
 			v->bin.len = n;
@@ -1441,6 +1448,7 @@ int eds_text_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src
 	p->arena = arena;
 	p->d = d;
 	p->max_depth = lim->max_depth ? lim->max_depth : eds_limits_default.max_depth;
+	p->max_string = lim->max_string;
 	if (p->max_depth > MAX_NESTING)
 		p->max_depth = MAX_NESTING;
 	ProtobufCMessage *msg = new_msg(p, desc);

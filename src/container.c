@@ -89,6 +89,7 @@ struct run {
 	enum eds_format from;
 	enum eds_container kind;
 	bool stream;            /* list: JSON Lines, YAML documents, delimited */
+	bool spans;             /* the lone CLA was decoded with its spans (codec.h) */
 	const ProtobufCMessageDescriptor *cdesc;
 	struct eds_yaml_json yj;
 	struct eds_src jsrc;    /* YAML as JSON */
@@ -462,8 +463,9 @@ static int jw_list(struct run *r)
 		for (size_t k = 0; (i = eds_json_ws(s, n, i)) < n; k++) {
 			vs = i;
 			ve = i = tskip(s, n, i);
-			if (r->from == EDS_FMT_YAML && s[vs] == 'n')
-				continue; /* an empty YAML document */
+			if (s[vs] == 'n')
+				continue; /* an empty YAML document (a null line in
+					   * the JSON Lines a YAML stream becomes) */
 			snprintf(place, sizeof place, "[%zu]", k);
 			if ((rc = jw_cla(r, vs, ve, place, true)))
 				return rc;
@@ -913,7 +915,7 @@ static int jencode_site(struct run *r, const struct eds_site *st, const struct e
 static int jsplice(struct run *r, const struct eds_encode_opts *eo, bool all, bool keep_order, struct eds_buf *b)
 {
 	const char *s = r->w->text;
-	size_t at = 0;
+	size_t at = r->w->len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* a BOM is no JSON */
 	for (size_t k = 0; k < r->nsites; k++) {
 		const struct eds_site *st = r->sites[k];
 		if (!st->cla || (!all && !st->changed))
@@ -958,20 +960,30 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 			path_prefix(r->d, st->place);
 			break;
 		}
-		eds_buf_append(out, y + at, nd->ystart - at);
+		/* A block mapping's text starts where its first key does: a tag
+		 * on a line of its own ("--- !!map", "key: !!map") stays there. */
+		size_t ys = nd->ystart;
+		const struct eds_yaml_node *k1 = nd + 1;
+		if (!(nd->flags & EDS_YN_FLOW) && k1 < r->yj.nodes + r->yj.nnodes && k1->jstart < nd->jend &&
+		    memchr(y + ys, '\n', k1->ystart - ys))
+			ys = k1->ystart;
+		eds_buf_append(out, y + at, ys - at);
 		if (nd->flags & EDS_YN_FLOW) {
 			yb.len = 0;
-			rc = eds_json_reformat(j.data, j.len, false, &yb, r->d);
-			if (!rc) {
-				/* JSON is YAML flow, once it has the blanks libyaml wants */
+			rc = eds_json_to_yaml_flow(j.data, j.len, &yb, r->d);
+			if (!rc)
 				eds_buf_append(out, yb.data, yb.len - 1);
-			}
 		} else {
-			size_t ls = nd->ystart;
+			/* its column: characters ("- " and the like), after a BOM */
+			size_t ls = ys, col = 0;
 			while (ls > 0 && y[ls - 1] != '\n')
 				ls--;
+			if (ls == 0 && r->src->len >= 3 && memcmp(y, "\xEF\xBB\xBF", 3) == 0)
+				ls = 3;
+			for (size_t k = ls; k < ys; k++)
+				col += ((unsigned char)y[k] & 0xC0) != 0x80;
 			yb.len = 0;
-			rc = eds_json_to_yaml(j.data, j.len, (unsigned)(nd->ystart - ls), &yb, r->d);
+			rc = eds_json_to_yaml(j.data, j.len, (unsigned)col, &yb, r->d);
 			if (!rc)
 				eds_buf_append(out, yb.data, yb.len - 1);
 		}
@@ -1210,10 +1222,21 @@ static int wany(struct run *r, enum wkind k, enum wkind parent, size_t s, size_t
 static int wmsg(struct run *r, enum wkind k, size_t s, size_t e, const char *place, struct eds_buf *out)
 {
 	const uint8_t *p = (const uint8_t *)r->src->text;
-	size_t i = s, counts[4] = { 0 };
-	struct wf f;
+	size_t i = s, counts[4] = { 0 }, url = 0;
+	struct wf f, u = { 0 };
 	bool ok;
 	int rc = EDS_OK;
+	/* A response's type_url (field 4; the last one counts) must be EDS's,
+	 * as in the other formats. */
+	while (!out && (k == W_DR || k == W_DELTA) && wnext(p, &i, e, &f, &ok))
+		if (f.num == 4 && f.wt == 2 && ++url)
+			u = f;
+	if (url && u.ce > u.cs && !url_is((const char *)p + u.cs, u.ce - u.cs, eds_schema_cla)) {
+		eds_diag_setf(r->d, EDS_E_DECODE, "type_url is \"%.*s\": not an EDS response (ClusterLoadAssignment)",
+			      (int)(u.ce - u.cs > 120 ? 120 : u.ce - u.cs), (const char *)p + u.cs);
+		return eds_diag_offset(r->d, r->src, u.cs);
+	}
+	i = s;
 	while (!rc && wnext(p, &i, e, &f, &ok)) {
 		const struct wsub *sub = NULL;
 		size_t si = 0;
@@ -1484,6 +1507,25 @@ static int mwalk(struct run *r)
 	return rc;
 }
 
+/* The binary walk reads only the fields on the way to the CLAs; text and
+ * JSON print every Any on that way expanded, and the text walk unpacks
+ * them: each must decode, and hold what the walk wants (a conversion
+ * writes nothing the walk of its output would refuse). */
+static int mcheck(struct run *r, ProtobufCMessage *m)
+{
+	struct run probe = *r;
+	probe.fn = NULL;
+	probe.cmsg = m;
+	probe.sites = NULL;
+	probe.nsites = probe.cap = 0;
+	probe.slots = NULL;
+	probe.nslots = probe.scap = 0;
+	int rc = mwalk(&probe);
+	free(probe.sites);
+	free(probe.slots);
+	return rc;
+}
+
 static void mrepack(struct run *r)
 {
 	for (size_t k = 0; k < r->nsites; k++) {
@@ -1624,6 +1666,7 @@ static int run_plain(struct run *r, ProtobufCMessage *cla, struct eds_buf *out, 
 		return EDS_OK;
 	}
 	struct eds_encode_opts eo = enc_opts(r, to);
+	eo.reuse_spans = r->spans;
 	return encode_tail(r, to, cla, &eo, out);
 }
 
@@ -1632,7 +1675,13 @@ static int run_plain(struct run *r, ProtobufCMessage *cla, struct eds_buf *out, 
 static int decode_plain(struct run *r, bool auto_from, ProtobufCMessage **cla)
 {
 	struct eds_diag d2 = { 0 };
-	int rc = eds_codec_decode(r->from, eds_schema_cla, r->src, r->arena, &r->o->lim, cla, r->d);
+	int rc;
+	if (r->from == EDS_FMT_BINARY && r->src->len) { /* (eds_codec_decode refuses empty input) */
+		rc = eds_bin_decode_spans(eds_schema_cla, r->src, r->arena, &r->o->lim, cla, r->d);
+		r->spans = rc == EDS_OK;
+		return rc;
+	}
+	rc = eds_codec_decode(r->from, eds_schema_cla, r->src, r->arena, &r->o->lim, cla, r->d);
 	if (rc == EDS_E_DECODE && auto_from && r->from == EDS_FMT_TEXT) {
 		/* Printable bytes can still be a binary message (a lone short
 		 * cluster_name), and "key: value" lines can be YAML. */
@@ -1702,8 +1751,13 @@ static int convert_out(struct run *r, enum eds_format to, struct eds_buf *out)
 	if (r->from == EDS_FMT_BINARY) {
 		rc = wmsg(r, bkind(r->cdesc), 0, r->src->len, "", &b);
 		struct eds_src s = { .name = r->src->name, .text = b.data ? b.data : "", .len = b.len };
-		if (!rc && (rc = eds_bin_decode(r->cdesc, &s, r->arena, &r->lim, &m, r->d)))
-			r->d->src = r->src;
+		if (!rc && (rc = eds_bin_decode(r->cdesc, &s, r->arena, &r->lim, &m, r->d))) {
+			r->d->src = r->src; /* the same bytes unless a CLA changed */
+			if (r->nchanged)
+				r->d->loc = EDS_LOC_NONE;
+		}
+		if (!rc)
+			rc = mcheck(r, m);
 	} else if (family(r->from) == EDS_FMT_JSON) {
 		rc = jsplice(r, &r->o->enc, false, false, &b);
 		struct eds_src s = { .name = r->src->name, .text = b.data ? b.data : "", .len = b.len };
@@ -1772,7 +1826,8 @@ static int check_kind(struct run *r)
 		r->stream = true;
 	if (r->kind == EDS_CONT_LIST && r->from == EDS_FMT_YAML && r->yj.ndocs > 1)
 		r->stream = true;
-	if (r->kind == EDS_CONT_LIST && r->from == EDS_FMT_JSON && !r->stream) {
+	if (r->kind == EDS_CONT_LIST && family(r->from) == EDS_FMT_JSON && !r->stream) {
+		/* one JSON line, one YAML document: a list of one */
 		size_t i = jstart(r->w);
 		r->stream = i < r->w->len && r->w->text[i] != '[';
 	}

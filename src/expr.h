@@ -30,10 +30,6 @@
 #include "diag.h"
 #include "rules.h"
 
-#define EDS_RULES_MAX_RULES 1000000
-#define EDS_RULES_MAX_SOURCE ((size_t)64 << 20)
-#define EDS_RULES_MAX_REGEX 4096      /* bytes of one regular expression */
-#define EDS_RULES_MAX_REGEXES 10000   /* per program: glibc's take ~10-75 KB each */
 #define EDS_RULES_MAX_NEST 256     /* parenthesis / literal nesting */
 #define EDS_RULES_MAX_ERRORS 200   /* per compile; then "too many errors" */
 #define EDS_INDEX_MIN_RUN 2        /* shortest run of equality rules indexed */
@@ -98,6 +94,9 @@ void eds_tok_describe(const struct eds_token *t, char *out, size_t size);
 
 /* Appends a compile error (EDS_E_RULES) unless the cap is reached. */
 void eds_expr_error(struct eds_diags *errs, const struct eds_src *src, size_t start, size_t end,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same for a source, rule or regex past a limit (EDS_E_LIMIT). */
+void eds_expr_limit(struct eds_diags *errs, const struct eds_src *src, size_t start, size_t end,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- values ---- */
@@ -268,6 +267,9 @@ struct eds_action {
 	struct eds_node *expr;   /* SET value, ASSERT condition */
 	const char *msg;         /* ASSERT message or NULL */
 	size_t msglen;
+	bool per_locality; /* SET in an endpoint rule: the value depends only on the
+			    * locality and the CLA, which the rule never writes, so
+			    * it is computed once per locality */
 };
 
 struct eds_rule {
@@ -281,6 +283,8 @@ struct eds_rule {
 	unsigned nsub;  /* capture groups available to actions */
 	bool has_regex;
 	bool bind_failed;
+	bool pattern_per_locality; /* an endpoint rule whose pattern reads only the
+				    * locality and the CLA, which it never writes */
 };
 
 /* ---- equality index over a run of rules ---- */
@@ -317,6 +321,7 @@ struct eds_program {
 	size_t nunits;
 	unsigned nregex;
 	size_t nindexed; /* units that use an index */
+	struct eds_limits lim; /* rules limits when binding; max_string when running */
 };
 
 /* ---- stages ---- */
@@ -325,7 +330,7 @@ struct eds_program {
  * Errors go to errs; rules that failed to parse are left out. */
 void eds_expr_parse(const struct eds_src *src, const struct eds_src *diag_src, uint32_t src_index,
 		    struct eds_arena *arena, struct eds_rule **rules, size_t *nrules, size_t *cap,
-		    struct eds_diags *errs);
+		    size_t max_rules, struct eds_diags *errs);
 
 /* Bind every rule (all errors reported), then group rules into units. */
 void eds_expr_bind(struct eds_program *p, const struct eds_src *diag_srcs, struct eds_arena *arena,
@@ -349,6 +354,15 @@ struct eds_rcache {
 	regmatch_t m[10];
 };
 
+/* A per-locality value of an action (eds_action.per_locality). */
+struct eds_hoist {
+	const struct eds_action *a;
+	const void *loc;
+	struct eds_val v;
+	int enum_num;
+	const char *owned;
+};
+
 struct eds_run {
 	const struct eds_program *p;
 	struct eds_arena *req;
@@ -370,6 +384,7 @@ struct eds_run {
 	struct eds_rcache *rcache;
 	struct eds_capmap *capmap; /* grown arrays -> capacity */
 	struct eds_capmap *konsts; /* program strings -> the run's copies */
+	struct eds_hoist hoist[8];  /* direct-mapped by action */
 };
 
 /* Can v be stored where path p ends?  0, or -1 with a message in err

@@ -9,9 +9,9 @@
  * Regexes come from the user's rules and run on every target.  glibc's
  * regexec is a DFA-based matcher without exponential backtracking for
  * REG_EXTENDED without back-references, but its state set grows with the
- * pattern, so patterns are capped at EDS_RULES_MAX_REGEX bytes, and each
- * compiled one takes 10 KB or more, so a program holds at most
- * EDS_RULES_MAX_REGEXES.
+ * pattern, so patterns are capped at lim.max_regex bytes (--max-regex), and
+ * each compiled one takes 10 KB or more, so a program holds at most
+ * lim.max_regexes (--max-regexes).
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -801,12 +801,17 @@ static void bind_node(struct binder *b, struct eds_node *n)
 			return;
 		}
 		const struct eds_val *rv = &n->rhs->val;
-		if (rv->len > EDS_RULES_MAX_REGEX) {
-			berr(b, n->rhs->span, "regular expression longer than %d bytes", EDS_RULES_MAX_REGEX);
-			return;
-		}
-		if (b->p->nregex >= EDS_RULES_MAX_REGEXES) {
-			berr(b, n->rhs->span, "too many regular expressions (at most %d)", EDS_RULES_MAX_REGEXES);
+		const struct eds_limits *lim = &b->p->lim;
+		if (rv->len > lim->max_regex || b->p->nregex >= lim->max_regexes) {
+			if (rv->len > lim->max_regex)
+				eds_expr_limit(b->errs, b->dsrc, n->rhs->span.start, n->rhs->span.end,
+					       "regular expression is %zu bytes, more than the limit of %zu "
+					       "(--max-regex)", rv->len, lim->max_regex);
+			else
+				eds_expr_limit(b->errs, b->dsrc, n->rhs->span.start, n->rhs->span.end,
+					       "more than the limit of %zu regular expressions (--max-regexes)",
+					       lim->max_regexes);
+			b->failed = true;
 			return;
 		}
 		n->re = eds_arena_zalloc(b->a, sizeof *n->re);
@@ -1027,6 +1032,51 @@ static bool rule_reads_siblings(const struct eds_node *n, unsigned scope)
 	return false;
 }
 
+/* The broadest level an expression reads: captures count as the pattern's. */
+static unsigned node_level(const struct eds_node *n, unsigned cap_level)
+{
+	if (!n)
+		return EDS_LV_CLA;
+	if (n->kind == EDS_N_CAP)
+		return cap_level;
+	if (n->kind == EDS_N_PATH || n->kind == EDS_N_EXISTS) {
+		const struct eds_bpath *bp = n->kind == EDS_N_PATH ? n->path : n->lhs->path;
+		return !bp || bp->through_targets ? EDS_LV_EP : path_level(bp);
+	}
+	unsigned lv = EDS_LV_CLA, k;
+	if ((k = node_level(n->lhs, cap_level)) > lv)
+		lv = k;
+	if ((k = node_level(n->rhs, cap_level)) > lv)
+		lv = k;
+	for (size_t i = 0; eds_node_nary(n) && i < n->nkids; i++)
+		if ((k = node_level(n->kids[i], cap_level)) > lv)
+			lv = k;
+	return lv;
+}
+
+/* Mark the pattern and the SET values of an endpoint rule that need
+ * computing only once per locality: the rule must write nothing but its
+ * endpoint, and they must read only the locality and the CLA (the AI
+ * Gateway's region match and backend name). */
+static void mark_per_locality(struct eds_rule *r)
+{
+	if (r->scope != EDS_LV_EP || r->bind_failed)
+		return;
+	for (size_t i = 0; i < r->nactions; i++) {
+		const struct eds_action *a = &r->actions[i];
+		if ((a->kind == EDS_A_SET || a->kind == EDS_A_DEL) &&
+		    (a->target->path->root != EDS_LV_EP || a->target->path->through_targets))
+			return;
+	}
+	unsigned cap_level = node_level(r->pattern, EDS_LV_EP);
+	r->pattern_per_locality = r->pattern && cap_level <= EDS_LV_LOC;
+	for (size_t i = 0; i < r->nactions; i++) {
+		struct eds_action *a = &r->actions[i];
+		a->per_locality = a->kind == EDS_A_SET && a->expr->kind != EDS_N_LIT &&
+				  node_level(a->expr, cap_level) <= EDS_LV_LOC;
+	}
+}
+
 void eds_expr_bind(struct eds_program *p, const struct eds_src *diag_srcs, struct eds_arena *arena,
 		   struct eds_diags *errs)
 {
@@ -1036,6 +1086,7 @@ void eds_expr_bind(struct eds_program *p, const struct eds_src *diag_srcs, struc
 		b.dsrc = &diag_srcs[r->src];
 		b.text = p->srcs[r->src].text;
 		bind_rule(&b, r);
+		mark_per_locality(r);
 	}
 }
 

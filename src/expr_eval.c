@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "codec.h"
 #include "expr.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/struct.pb-c.h"
@@ -405,6 +406,14 @@ int eds_check_store(const struct eds_bpath *bp, const char *name, size_t namelen
 
 static const char empty_str[1] = "";
 
+/* The string to store for v.  Never protobuf-c's shared empty string (what
+ * an unset string field reads as): a oneof member or a Value holding that
+ * pointer counts as unset, and the encoders would drop it. */
+static const char *stored_str(const struct eds_val *v, const char *owned)
+{
+	return !v->len ? empty_str : owned ? owned : v->s;
+}
+
 static void set_str(struct eds_val *out, const char *s, size_t len)
 {
 	out->k = EDS_V_STR;
@@ -773,29 +782,28 @@ static ProtobufCMessage *copy_msg(struct eds_run *r, const ProtobufCMessage *m)
 	return protobuf_c_message_unpack(m->descriptor, eds_arena_pbc(r->req), n, buf);
 }
 
-static const Value *struct_get(const Struct *s, const char *key, size_t klen)
+static FieldsEntry *struct_entry(const Struct *s, const char *key, size_t klen)
 {
 	if (!s)
 		return NULL;
 	/* The last entry wins, as when a decoder builds the map. */
 	for (size_t i = s->n_fields; i-- > 0;) {
-		const FieldsEntry *e = s->fields[i];
+		FieldsEntry *e = s->fields[i];
 		if (e->key && strncmp(e->key, key, klen) == 0 && e->key[klen] == '\0')
-			return e->value;
+			return e;
 	}
 	return NULL;
 }
 
+static const Value *struct_get(const Struct *s, const char *key, size_t klen)
+{
+	const FieldsEntry *e = struct_entry(s, key, klen);
+	return e ? e->value : NULL;
+}
+
 static bool struct_has(const Struct *s, const char *key, size_t klen)
 {
-	if (!s)
-		return false;
-	for (size_t i = s->n_fields; i-- > 0;) {
-		const FieldsEntry *e = s->fields[i];
-		if (e->key && strncmp(e->key, key, klen) == 0 && e->key[klen] == '\0')
-			return true;
-	}
-	return false;
+	return struct_entry(s, key, klen) != NULL;
 }
 
 static bool struct_equal(const Struct *a, const Struct *b);
@@ -959,9 +967,10 @@ static ListValue *as_list(ProtobufCMessage *cur)
 	return NULL;
 }
 
-/* One step down from cur; NULL when absent (rc stays EDS_OK) or on error. */
+/* One step down from cur; NULL when absent (rc stays EDS_OK) or on error.
+ * touch (implied by create): touch the map or Struct entry on the way. */
 static ProtobufCMessage *step_child(struct eds_run *r, ProtobufCMessage *cur, const struct eds_bpath *bp, size_t i,
-				    bool create, int *rc)
+				    bool create, bool touch, int *rc)
 {
 	const struct eds_step *s = &bp->steps[i];
 	switch (s->kind) {
@@ -985,6 +994,8 @@ static ProtobufCMessage *step_child(struct eds_run *r, ProtobufCMessage *cur, co
 				return NULL;
 			entry = map_add(r, cur, s);
 		}
+		if (create || touch)
+			eds_msg_touch(entry);
 		return create ? ensure_msg(r, entry, EDS_STEP_VF(s)) : get_msg(entry, EDS_STEP_VF(s));
 	}
 	case EDS_ST_SKEY: {
@@ -992,18 +1003,18 @@ static ProtobufCMessage *step_child(struct eds_run *r, ProtobufCMessage *cur, co
 		*rc = as_struct(r, cur, create, &st, bp, i);
 		if (*rc || !st)
 			return NULL;
-		Value *v = (Value *)struct_get(st, s->key, s->klen);
-		if (!v && create) {
-			if (struct_has(st, s->key, s->klen)) {
-				/* an entry without a value: give it one */
-				for (size_t k = st->n_fields; k-- > 0;)
-					if (strncmp(st->fields[k]->key, s->key, s->klen) == 0 &&
-					    st->fields[k]->key[s->klen] == '\0') {
-						v = st->fields[k]->value = (Value *)new_msg(r, value_desc);
-						mark(r);
-						break;
-					}
-			} else {
+		FieldsEntry *e = struct_entry(st, s->key, s->klen);
+		Value *v = e ? e->value : NULL;
+		if (create || touch) {
+			eds_msg_touch(&st->base);
+			if (e)
+				eds_msg_touch(&e->base);
+		}
+		if (create) {
+			if (e && !v) { /* an entry without a value: give it one */
+				v = e->value = (Value *)new_msg(r, value_desc);
+				mark(r);
+			} else if (!e) {
 				v = skey_add(r, st, s);
 			}
 		}
@@ -1012,6 +1023,8 @@ static ProtobufCMessage *step_child(struct eds_run *r, ProtobufCMessage *cur, co
 	case EDS_ST_LIDX: {
 		ListValue *l = as_list(cur);
 		size_t n = l ? l->n_values : 0;
+		if (l && (create || touch))
+			eds_msg_touch(&l->base);
 		if (s->idx >= n) {
 			if (create)
 				*rc = eds_run_fail(r, bp->span, "index %zu is out of range (%s)", s->idx,
@@ -1024,13 +1037,30 @@ static ProtobufCMessage *step_child(struct eds_run *r, ProtobufCMessage *cur, co
 	return NULL;
 }
 
-/* Walk every step but the last; *parent NULL when a level is absent. */
-static int walk_parent(struct eds_run *r, const struct eds_bpath *bp, bool create, ProtobufCMessage **parent)
+/* The current targets, which hold whatever a rule changes (see eds_msg_touch). */
+static void touch_targets(struct eds_run *r, unsigned level)
+{
+	eds_msg_touch(r->cla);
+	if (level >= EDS_LV_LOC)
+		eds_msg_touch(r->loc);
+	if (level >= EDS_LV_EP)
+		eds_msg_touch(r->ep);
+}
+
+/* Walk every step but the last; *parent NULL when a level is absent.  A walk
+ * to write (create, or touch for deleting) touches every message on the way. */
+static int walk_parent(struct eds_run *r, const struct eds_bpath *bp, bool create, bool touch,
+		       ProtobufCMessage **parent)
 {
 	ProtobufCMessage *cur = root_of(r, bp->root);
 	int rc = EDS_OK;
-	for (size_t i = 0; cur && i + 1 < bp->nsteps; i++)
-		cur = step_child(r, cur, bp, i, create, &rc);
+	if (touch)
+		touch_targets(r, bp->root);
+	for (size_t i = 0; cur && i + 1 < bp->nsteps; i++) {
+		cur = step_child(r, cur, bp, i, create, touch, &rc);
+		if (touch)
+			eds_msg_touch(cur);
+	}
 	*parent = cur;
 	return rc;
 }
@@ -1078,9 +1108,29 @@ static void read_virt(const struct eds_run *r, const struct eds_bpath *bp, struc
 	}
 }
 
+/* What setting or deleting address or port may change in place. */
+static void touch_address(struct eds_run *r)
+{
+	LbEndpoint *ep = (LbEndpoint *)r->ep;
+	touch_targets(r, EDS_LV_EP);
+	if (ep->host_identifier_case != ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT ||
+	    !ep->endpoint)
+		return;
+	eds_msg_touch(&ep->endpoint->base);
+	Address *a = ep->endpoint->address;
+	if (!a)
+		return;
+	eds_msg_touch(&a->base);
+	if (a->address_case == ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_SOCKET_ADDRESS)
+		eds_msg_touch((ProtobufCMessage *)a->socket_address);
+	if (a->address_case == ENVOY__CONFIG__CORE__V3__ADDRESS__ADDRESS_PIPE)
+		eds_msg_touch((ProtobufCMessage *)a->pipe);
+}
+
 static int write_virt(struct eds_run *r, const struct eds_bpath *bp, const struct eds_val *v, char *owned)
 {
 	LbEndpoint *ep = (LbEndpoint *)r->ep;
+	touch_address(r);
 	const char *s = owned ? owned : v->s;
 	if (bp->virt == EDS_VIRT_ADDRESS) {
 		Envoy__Config__Core__V3__Pipe *pp = pipe_of(ep);
@@ -1137,6 +1187,7 @@ static int write_virt(struct eds_run *r, const struct eds_bpath *bp, const struc
 static void del_virt(struct eds_run *r, const struct eds_bpath *bp)
 {
 	LbEndpoint *ep = (LbEndpoint *)r->ep;
+	touch_address(r);
 	Envoy__Config__Core__V3__SocketAddress *sa = sock_of(ep);
 	if (bp->virt == EDS_VIRT_PORT) {
 		if (sa && sa->port_specifier_case != ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER__NOT_SET) {
@@ -1247,7 +1298,7 @@ static void read_path(struct eds_run *r, const struct eds_bpath *bp, bool raw_en
 		return;
 	}
 	ProtobufCMessage *parent;
-	walk_parent(r, bp, false, &parent);
+	walk_parent(r, bp, false, false, &parent);
 	if (!parent) {
 		memset(out, 0, sizeof *out);
 		*present = false;
@@ -1280,7 +1331,7 @@ static void store_value(struct eds_run *r, Value *dst, const struct eds_val *v, 
 		break;
 	case EDS_V_STR:
 		dst->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
-		dst->string_value = (char *)(owned ? owned : v->s);
+		dst->string_value = (char *)stored_str(v, owned);
 		break;
 	case EDS_V_OBJ:
 		dst->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRUCT_VALUE;
@@ -1370,7 +1421,7 @@ static bool store_scalar(void *ptr, const ProtobufCFieldDescriptor *f, const str
 		const char *old = *(char **)ptr;
 		if (old && strlen(old) == v->len && memcmp(old, v->s, v->len) == 0)
 			return false;
-		*(const char **)ptr = owned ? owned : v->s;
+		*(const char **)ptr = stored_str(v, owned);
 		return old != NULL || v->len != 0; /* NULL reads as "" */
 	}
 	case PROTOBUF_C_TYPE_BYTES: {
@@ -1412,6 +1463,7 @@ static int store_field(struct eds_run *r, ProtobufCMessage *m, const ProtobufCFi
 		return EDS_OK;
 	}
 	ProtobufCMessage *cur = selected ? FIELD(m, f->offset, ProtobufCMessage *) : NULL;
+	eds_msg_touch(cur);
 	switch (fkind) {
 	case EDS_FK_WRAPPER: {
 		ProtobufCMessage *w = cur ? cur : ensure_msg(r, m, f);
@@ -1463,7 +1515,7 @@ static int write_path(struct eds_run *r, const struct eds_bpath *bp, const struc
 	if (bp->virt)
 		return write_virt(r, bp, v, (char *)owned);
 	ProtobufCMessage *parent;
-	int rc = walk_parent(r, bp, true, &parent);
+	int rc = walk_parent(r, bp, true, true, &parent);
 	if (rc || !parent)
 		return rc;
 	const struct eds_step *s = &bp->steps[bp->nsteps - 1];
@@ -1483,6 +1535,7 @@ static int write_path(struct eds_run *r, const struct eds_bpath *bp, const struc
 			return EDS_OK;
 		}
 		ProtobufCMessage **slot = (ProtobufCMessage **)arr + s->idx;
+		eds_msg_touch(*slot);
 		if (bp->fkind == EDS_FK_VALUE) {
 			store_value(r, (Value *)*slot, v, owned);
 			return EDS_OK;
@@ -1519,14 +1572,16 @@ static int write_path(struct eds_run *r, const struct eds_bpath *bp, const struc
 	case EDS_ST_MAP: {
 		ProtobufCMessage **e = map_find(parent, s);
 		ProtobufCMessage *entry = e ? *e : map_add(r, parent, s);
+		eds_msg_touch(entry);
 		return store_field(r, entry, EDS_STEP_VF(s), bp->fkind, v, enum_num, owned);
 	}
 	case EDS_ST_SKEY:
 	case EDS_ST_LIDX: {
 		rc = EDS_OK;
-		ProtobufCMessage *dst = step_child(r, parent, bp, bp->nsteps - 1, true, &rc);
+		ProtobufCMessage *dst = step_child(r, parent, bp, bp->nsteps - 1, true, true, &rc);
 		if (rc || !dst)
 			return rc;
+		eds_msg_touch(dst);
 		store_value(r, (Value *)dst, v, owned);
 		return EDS_OK;
 	}
@@ -1600,7 +1655,7 @@ static int del_path(struct eds_run *r, const struct eds_bpath *bp)
 		return EDS_OK;
 	}
 	ProtobufCMessage *parent;
-	int rc = walk_parent(r, bp, false, &parent);
+	int rc = walk_parent(r, bp, false, true, &parent);
 	if (rc || !parent)
 		return rc;
 	const struct eds_step *s = &bp->steps[bp->nsteps - 1];
@@ -1624,6 +1679,8 @@ static int del_path(struct eds_run *r, const struct eds_bpath *bp)
 		Struct *st;
 		as_struct(r, parent, false, &st, bp, bp->nsteps - 1);
 		if (st)
+			eds_msg_touch(&st->base);
+		if (st)
 			del_entries(r, (ProtobufCMessage **)st->fields, &st->n_fields,
 				    offsetof(FieldsEntry, key), s->key, s->klen);
 		break;
@@ -1631,6 +1688,7 @@ static int del_path(struct eds_run *r, const struct eds_bpath *bp)
 	case EDS_ST_LIDX: {
 		ListValue *l = as_list(parent);
 		if (l && s->idx < l->n_values) {
+			eds_msg_touch(&l->base);
 			arr_remove(l->values, &l->n_values, s->idx, sizeof *l->values);
 			mark(r);
 		}
@@ -1810,6 +1868,9 @@ static int eval_concat(struct eds_run *r, const struct eds_node *n, struct eds_v
 		}
 		total += vals[i].len;
 	}
+	if (total > r->p->lim.max_string)
+		return eds_run_fail(r, n->span, "'+' would make a string of %zu bytes, more than the limit of %zu "
+				    "(--max-string)", total, r->p->lim.max_string);
 	char *s = eds_arena_alloc(r->req, total + 1);
 	size_t at = 0;
 	for (size_t i = 0; i < n->nkids; i++) {
@@ -1948,6 +2009,12 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 	switch (a->kind) {
 	case EDS_A_SET: {
 		struct eds_val v;
+		struct eds_hoist *h = NULL;
+		if (a->per_locality && r->ep) {
+			h = &r->hoist[((uintptr_t)a / sizeof *a) % (sizeof r->hoist / sizeof *r->hoist)];
+			if (h->a == a && h->loc == r->loc)
+				return write_path(r, a->target->path, &h->v, h->enum_num, h->owned);
+		}
 		if ((rc = eds_eval(r, a->expr, &v)))
 			return rc;
 		const struct eds_bpath *bp = a->target->path;
@@ -1967,6 +2034,8 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 				    : v.konst ? konst(r, v.s, v.len)
 				    : v.slice ? eds_arena_strndup(r->req, v.s, v.len)
 					      : NULL;
+		if (h)
+			*h = (struct eds_hoist){ .a = a, .loc = r->loc, .v = v, .enum_num = enum_num, .owned = owned };
 		return write_path(r, bp, &v, enum_num, owned);
 	}
 	case EDS_A_DEL:

@@ -14,8 +14,9 @@
 #include "codec.h"
 #include "expr.h"
 
-void eds_expr_error(struct eds_diags *errs, const struct eds_src *src, size_t start, size_t end,
-		    const char *fmt, ...)
+__attribute__((format(printf, 6, 0)))
+static void verror(struct eds_diags *errs, enum eds_code code, const struct eds_src *src, size_t start,
+		   size_t end, const char *fmt, va_list ap)
 {
 	if (errs->n > EDS_RULES_MAX_ERRORS)
 		return;
@@ -25,13 +26,28 @@ void eds_expr_error(struct eds_diags *errs, const struct eds_src *src, size_t st
 		eds_diag_span(d, src, start, end);
 		return;
 	}
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(d->msg, sizeof d->msg, fmt, ap);
-	va_end(ap);
-	d->code = EDS_E_RULES;
+	d->code = code;
 	d->severity = EDS_SEV_ERROR;
 	eds_diag_span(d, src, start, end);
+}
+
+void eds_expr_error(struct eds_diags *errs, const struct eds_src *src, size_t start, size_t end,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verror(errs, EDS_E_RULES, src, start, end, fmt, ap);
+	va_end(ap);
+}
+
+void eds_expr_limit(struct eds_diags *errs, const struct eds_src *src, size_t start, size_t end,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verror(errs, EDS_E_LIMIT, src, start, end, fmt, ap);
+	va_end(ap);
 }
 
 void eds_lex_init(struct eds_lexer *lx, const struct eds_src *src, const struct eds_src *diag_src,
@@ -280,7 +296,9 @@ again:
 			lx->pos++;
 	}
 	t->start = t->end = (uint32_t)lx->pos;
-	if (lx->pos >= n) {
+	/* Past the error cap nothing more is reported: stop reading (a 64M
+	 * file of garbage would otherwise take seconds to skip). */
+	if (lx->pos >= n || lx->errs->n > EDS_RULES_MAX_ERRORS) {
 		t->kind = EDS_T_EOF;
 		return;
 	}

@@ -869,7 +869,7 @@ static void sync(struct parser *p)
 
 void eds_expr_parse(const struct eds_src *src, const struct eds_src *diag_src, uint32_t src_index,
 		    struct eds_arena *arena, struct eds_rule **rules, size_t *nrules, size_t *cap,
-		    struct eds_diags *errs)
+		    size_t max_rules, struct eds_diags *errs)
 {
 	struct parser p = { .a = arena, .errs = errs, .dsrc = diag_src, .text = src->text };
 	eds_lex_init(&p.lx, src, diag_src, arena, errs);
@@ -893,9 +893,9 @@ void eds_expr_parse(const struct eds_src *src, const struct eds_src *diag_src, u
 		struct eds_rule r = { 0 };
 		r.src = src_index;
 		if (parse_rule(&p, &r) && !p.failed) {
-			if (*nrules >= EDS_RULES_MAX_RULES) {
-				eds_expr_error(errs, diag_src, r.span.start, r.span.end,
-					       "too many rules (at most %d)", EDS_RULES_MAX_RULES);
+			if (*nrules >= max_rules) {
+				eds_expr_limit(errs, diag_src, r.span.start, r.span.end,
+					       "more than the limit of %zu rules (--max-rules)", max_rules);
 				break;
 			}
 			struct eds_rule *v = *rules;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "codec.h"
 #include "expr.h"
 #include "rules.h"
 
@@ -36,20 +37,22 @@ typedef Envoy__Config__Endpoint__V3__LbEndpoint LbEndpoint;
 
 /* ---- compile ---- */
 
-int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, struct eds_arena *arena,
-		      struct eds_program **out, struct eds_diags *errs)
+int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, const struct eds_limits *lim,
+		      struct eds_arena *arena, struct eds_program **out, struct eds_diags *errs)
 {
 	*out = NULL;
 	size_t before = errs->n;
 	struct eds_program *p = eds_arena_zalloc(arena, sizeof *p);
+	p->lim = lim ? *lim : eds_limits_default;
 	p->srcs = eds_arena_zalloc(arena, (nsrcs ? nsrcs : 1) * sizeof *p->srcs);
 	p->nsrcs = nsrcs;
 	size_t cap = 0;
 	for (size_t i = 0; i < nsrcs; i++) {
 		p->srcs[i].name = eds_arena_strdup(arena, srcs[i].name ? srcs[i].name : "<rules>");
-		if (srcs[i].len > EDS_RULES_MAX_SOURCE) {
-			eds_expr_error(errs, &srcs[i], 0, 0, "rules source is larger than %zu MiB",
-				       EDS_RULES_MAX_SOURCE >> 20);
+		if (srcs[i].len > p->lim.max_rules_size) {
+			eds_expr_limit(errs, &srcs[i], 0, 0,
+				       "rules source is %zu bytes, more than the limit of %zu (--max-rules-size)",
+				       srcs[i].len, p->lim.max_rules_size);
 			p->srcs[i].text = "";
 			continue;
 		}
@@ -57,7 +60,8 @@ int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, struct eds_arena
 		 * not depend on the caller's buffers after compiling. */
 		p->srcs[i].text = eds_arena_strndup(arena, srcs[i].text, srcs[i].len);
 		p->srcs[i].len = srcs[i].len;
-		eds_expr_parse(&p->srcs[i], &srcs[i], (uint32_t)i, arena, &p->rules, &p->nrules, &cap, errs);
+		eds_expr_parse(&p->srcs[i], &srcs[i], (uint32_t)i, arena, &p->rules, &p->nrules, &cap,
+			       p->lim.max_rules, errs);
 	}
 	eds_expr_bind(p, srcs, arena, errs);
 	/* Parse errors and bind errors come from two passes: show them in
@@ -72,12 +76,13 @@ int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, struct eds_arena
 		}
 		errs->v[j] = t;
 	}
-	bool failed = false;
+	int rc = EDS_OK;
 	for (size_t i = before; i < errs->n; i++)
-		failed |= errs->v[i].severity == EDS_SEV_ERROR;
-	if (failed) {
+		if (errs->v[i].severity == EDS_SEV_ERROR && rc != EDS_E_LIMIT)
+			rc = errs->v[i].code == EDS_E_LIMIT ? EDS_E_LIMIT : EDS_E_RULES;
+	if (rc) {
 		eds_rules_release(p);
-		return EDS_E_RULES;
+		return rc;
 	}
 	eds_expr_build_units(p, arena, true);
 	*out = p;
@@ -180,8 +185,18 @@ static struct saved *save_slot(struct eds_arena *a, struct savemap *m, const voi
 
 /* ---- running ---- */
 
+/* The pattern of a rule with pattern_per_locality, for the current locality. */
+struct pattern_cache {
+	const struct eds_rule *rule;
+	const void *loc;
+	bool matched, cap_valid;
+	const char *cap_subj;
+	regmatch_t cap[10];
+};
+
 struct driver {
 	struct eds_run r;
+	struct pattern_cache pc;
 	struct savemap saved;   /* endpoint -> packed original */
 	struct savemap skipped; /* endpoints put back after a failure */
 	bool skip;
@@ -218,13 +233,26 @@ static int exec_rule(struct driver *dv, const struct eds_rule *rule)
 	struct eds_run *r = &dv->r;
 	r->rule = rule;
 	r->cap_valid = false;
-	if (rule->pattern) {
-		bool m;
+	if (!rule->pattern)
+		return exec_actions(dv, rule);
+	struct pattern_cache *pc = &dv->pc;
+	bool m;
+	if (rule->pattern_per_locality && r->ep && pc->rule == rule && pc->loc == r->loc) {
+		m = pc->matched;
+		r->cap_valid = pc->cap_valid;
+		r->cap_subj = pc->cap_subj;
+		memcpy(r->cap, pc->cap, sizeof r->cap);
+	} else {
 		int rc = eds_eval_cond(r, rule->pattern, &m);
-		if (rc || !m)
+		if (rc)
 			return rc;
+		if (rule->pattern_per_locality && r->ep) {
+			*pc = (struct pattern_cache){ .rule = rule, .loc = r->loc, .matched = m,
+						      .cap_valid = r->cap_valid, .cap_subj = r->cap_subj };
+			memcpy(pc->cap, r->cap, sizeof r->cap);
+		}
 	}
-	return exec_actions(dv, rule);
+	return m ? exec_actions(dv, rule) : EDS_OK;
 }
 
 /* The index slot for the key's current value (NULL: no rule matches). */
@@ -362,11 +390,15 @@ static int exec_unit(struct driver *dv, const struct eds_unit *u)
 					return rc;
 				}
 				arr[w++] = (LbEndpoint *)restore_endpoint(dv);
+				eds_msg_touch(&loc->base);
+				eds_msg_touch(r->cla);
 				warn_skipped(dv);
 				continue;
 			}
 			if (r->dropped) {
 				r->changed = true;
+				eds_msg_touch(&loc->base);
+				eds_msg_touch(r->cla);
 				continue;
 			}
 			arr[w++] = arr[ei];

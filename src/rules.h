@@ -8,7 +8,11 @@
  * are resolved to protobuf-c field descriptors here, once, so a misspelt
  * field is an error before any input is read.  All errors of all sources
  * are appended to errs (code EDS_E_RULES, span into the source) and the
- * call returns EDS_E_RULES; nothing is compiled then.  The program lives in
+ * call returns EDS_E_RULES; nothing is compiled then.  Sources, rules and
+ * regexes past lim (max_rules_size, max_rules, max_regex, max_regexes; NULL:
+ * eds_limits_default) are errors of code EDS_E_LIMIT, and the call returns
+ * EDS_E_LIMIT when there is one.  The program keeps lim->max_string: a
+ * string '+' would build longer fails the run.  The program lives in
  * the arena given (the program arena) and is read-only afterwards: serve
  * shares one program across threads.
  *
@@ -29,12 +33,13 @@
 #include <stdbool.h>
 
 #include "arena.h"
+#include "codec.h"
 #include "diag.h"
 
 struct eds_program;
 
-int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, struct eds_arena *arena,
-		      struct eds_program **out, struct eds_diags *errs);
+int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, const struct eds_limits *lim,
+		      struct eds_arena *arena, struct eds_program **out, struct eds_diags *errs);
 
 /* Free what a program holds outside its arena (compiled regexes); call it
  * before freeing or resetting the program arena.  NULL is a no-op. */

@@ -73,6 +73,14 @@ phase() {
 	phase sighup-storm "100 SIGHUPs in" ", 0 wrong"
 }
 
+@test "abuse: at a hard open-file limit the listeners live on: old connections served, new ones once fds free up" {
+	phase fd-limit "round 2: " "descriptors and closed the other" "at the open-file limit (128)"
+}
+
+@test "abuse: rapid reset and garbage floods: at most 100 log lines about calls a second, the rest counted" {
+	phase log-flood "streams reset at once" "summary lines"
+}
+
 @test "abuse: SIGTERM afterwards exits 0 with no sanitizer report" {
 	phase shutdown
 }

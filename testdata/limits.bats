@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # Limits: hostile nesting and sizes end with a clear message, a documented
-# exit status (9) and no output, in all three formats.
+# exit status (9) and no output, in every format; the string and rules
+# limits at their defaults here, lowered in the golden cases of
+# testdata/limits/, and in serve (requests, start-up and SIGHUP reloads).
 load helper
 
 # A CLA whose endpoint metadata holds a Struct nested $1 levels deep.
@@ -93,4 +95,194 @@ PY
 	run -9 --separate-stderr bash -c "'$EDSMOD' --max-input 100 < '$TOP/testdata/examples/eg-cla.binpb'"
 	assert_output ""
 	[[ "$stderr" == *"limit"* ]]
+}
+
+# A text CLA whose hostname is $1 bytes.
+long_hostname() {
+	printf 'cluster_name: "c"\nendpoints { lb_endpoints { endpoint {\n'
+	printf '  address { socket_address { address: "10.0.0.1" port_value: 80 } }\n'
+	printf '  hostname: "%s"\n} } }\n' "$(head -c "$1" /dev/zero | tr '\0' a)"
+}
+
+@test "--max-string: 1M (the default) decodes in every format, one byte more is refused with the place" {
+	cd "$BATS_TEST_TMPDIR"
+	local n f
+	for n in 1048576 1048577; do
+		long_hostname $n >s$n.txtpb
+		"$EDSMOD" --max-string 2M --to json s$n.txtpb >s$n.json
+		"$EDSMOD" --max-string 2M --to yaml s$n.txtpb >s$n.yaml
+		"$EDSMOD" --max-string 2M --to binary s$n.txtpb >s$n.binpb
+	done
+	for f in txtpb json yaml binpb; do
+		run -0 "$EDSMOD" --to binary s1048576.$f
+		cmp -s <("$EDSMOD" --to binary s1048576.$f) s1048576.binpb
+		run -9 --separate-stderr "$EDSMOD" --to binary s1048577.$f
+		assert_output ""
+		[[ "$stderr" == "edsmod: error: string is 1048577 bytes, more than the limit of 1048576 (--max-string) at s1048577.$f"* ]]
+		[[ "$stderr" == *"(endpoints[0].lb_endpoints[0].endpoint.hostname)"* ]]
+	done
+	run -9 --separate-stderr "$EDSMOD" --to json s1048577.txtpb
+	[[ "$stderr" == *"at s1048577.txtpb:4:13 ("* ]]
+	run -9 --separate-stderr "$EDSMOD" --to json s1048577.yaml
+	[[ "$stderr" == *"at s1048577.yaml:9:17 ("* ]]
+	run -9 --separate-stderr "$EDSMOD" --to json s1048577.binpb
+	[[ "$stderr" == *"at s1048577.binpb: byte 31 ("* ]]
+	# --max-string moves the limit
+	run -0 "$EDSMOD" --max-string 1048577 --to json s1048577.binpb
+}
+
+@test "--max-string: '+' may build a string of 1M (the default), not one byte more" {
+	cd "$BATS_TEST_TMPDIR"
+	long_hostname 1048575 >a.txtpb
+	run -0 --separate-stderr "$EDSMOD" -e 'set hostname = hostname + "b"' --to binary a.txtpb
+	run -0 --separate-stderr "$EDSMOD" -e 'set hostname = hostname + "bc"' --max-string 1048577 --to binary a.txtpb
+	run -6 --separate-stderr "$EDSMOD" -e 'set hostname = hostname + "bc"' --to binary a.txtpb
+	assert_output ""
+	[[ "$stderr" == "edsmod: error: rule at -e #1:1:1 failed on endpoints[0].lb_endpoints[0] (10.0.0.1:80) of a.txtpb: '+' would make a string of 1048577 bytes, more than the limit of 1048576 (--max-string) at -e #1:1:16:"* ]]
+}
+
+@test "rules limits at their defaults: 1000000 rules, 4096-byte regexes, 64M sources" {
+	cd "$BATS_TEST_TMPDIR"
+	long_hostname 1 >a.txtpb
+	seq 1000001 | sed 's/.*/zone == "z&" { drop }/' >many.edsmod
+	head -n 1000000 many.edsmod >enough.edsmod
+	run -0 --separate-stderr "$EDSMOD" -f enough.edsmod a.txtpb
+	run -9 --separate-stderr "$EDSMOD" -f many.edsmod a.txtpb
+	assert_output ""
+	assert_equal "${stderr%%$'\n'*}" 'edsmod: error: more than the limit of 1000000 rules (--max-rules) at many.edsmod:1000001:1:'
+	run -0 --separate-stderr "$EDSMOD" --max-rules 1000001 -f many.edsmod a.txtpb
+
+	local re
+	re=$(head -c 4096 /dev/zero | tr '\0' a)
+	run -0 --separate-stderr "$EDSMOD" -e "zone =~ \"$re\" { drop }" a.txtpb
+	run -9 --separate-stderr "$EDSMOD" -e "zone =~ \"${re}a\" { drop }" a.txtpb
+	assert_equal "${stderr%%$'\n'*}" 'edsmod: error: regular expression is 4097 bytes, more than the limit of 4096 (--max-regex) at -e #1:1:9:'
+
+	# a rule and a comment: 64M, then one byte more
+	{
+		printf 'port == 80 { set port = 81 }\n#'
+		head -c $(((64 << 20) - 31)) /dev/zero | tr '\0' a
+		echo
+	} >edge.edsmod
+	run -0 --separate-stderr "$EDSMOD" -f edge.edsmod --to json a.txtpb
+	assert_output --partial '"portValue":81'
+	sed -i 's/^#/##/' edge.edsmod
+	run -9 --separate-stderr "$EDSMOD" -f edge.edsmod a.txtpb
+	assert_output ""
+	assert_equal "$stderr" 'edsmod: error: rules file "edge.edsmod" is more than the limit of 67108864 bytes (--max-rules-size)'
+	run -0 --separate-stderr "$EDSMOD" -f edge.edsmod --max-rules-size 65M a.txtpb
+}
+
+@test "limit options take positive numbers, sizes with K, M or G" {
+	run -2 --separate-stderr "$EDSMOD" --max-string 0
+	assert_equal "${stderr%%$'\n'*}" 'edsmod: error: bad --max-string "0" (a positive number, optionally with K, M or G)'
+	run -2 --separate-stderr "$EDSMOD" check --max-regexes 1K x
+	assert_equal "${stderr%%$'\n'*}" 'edsmod: error: bad --max-regexes "1K" (a positive number)'
+	run -2 --separate-stderr "$EDSMOD" diff --max-rules 5 a b # diff takes no rules
+	run -2 --separate-stderr "$EDSMOD_BUILD/edsmod-serve" --max-rules-size -1
+	assert_equal "${stderr%%$'\n'*}" 'edsmod serve: error: bad --max-rules-size "-1" (a positive number, optionally with K, M or G)'
+}
+
+# ---- serve: the same limits on requests and on the rules, reloads included
+
+SERVE="$EDSMOD_BUILD/edsmod-serve"
+M=/envoygateway.extension.EnvoyGatewayExtension
+
+eg() {
+	/usr/bin/python3 "$TOP/testdata/serve/eg.py" "$@"
+}
+
+# serve_start ARGS...: edsmod-serve on 127.0.0.1:0; sets SERVER_PID, PORT, LOG.
+serve_start() {
+	LOG=$BATS_TEST_TMPDIR/server.log
+	"$SERVE" --listen 127.0.0.1:0 "$@" 2>"$LOG" &
+	SERVER_PID=$!
+	local i
+	for i in $(seq 200); do
+		grep -q ': info: serving ' "$LOG" && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$LOG" | head -1)
+	[ -n "$PORT" ] || { cat "$LOG"; return 1; }
+}
+
+# request FILE.txtpb OUT: a PostEndpointsModifyRequest for that CLA.
+request() {
+	"$EDSMOD" --max-string 1M --to binary "$1" >"$2.cla"
+	eg endpoints-req "$2.cla" "$2"
+}
+
+wait_log() {
+	local i
+	for i in $(seq 100); do
+		grep -q -- "$1" "$LOG" && return 0
+		sleep 0.05
+	done
+	echo "no \"$1\" in the server log:"
+	cat "$LOG"
+	return 1
+}
+
+teardown() {
+	[ -n "${SERVER_PID:-}" ] || return 0
+	local pid=$SERVER_PID rc=0 i
+	SERVER_PID=
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 400); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || rc=$?
+	if [ "$rc" != 0 ] || grep -q 'Sanitizer\|runtime error:\|^==[0-9]*==' "$LOG"; then
+		echo "server exited with status $rc:"
+		cat "$LOG"
+		return 1
+	fi
+}
+
+@test "serve --max-string: a longer string gets INVALID_ARGUMENT, a rule building one FAILED_PRECONDITION" {
+	cd "$BATS_TEST_TMPDIR"
+	long_hostname 17 >at.txtpb
+	long_hostname 18 >over.txtpb
+	long_hostname 3 >grow.txtpb
+	request at.txtpb at.req
+	request over.txtpb over.req
+	request grow.txtpb grow.req
+	serve_start --max-string 17 -e 'hostname == "aaa" { set hostname = hostname + "bbbbbbbbbbbbbbb" }'
+	run -0 eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" at.req reply
+	assert_output --regexp '^OK '
+	run -0 eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" over.req reply
+	assert_output 'INVALID_ARGUMENT: invalid PostEndpointsModifyRequest: string is 18 bytes, more than the limit of 17 (--max-string) at byte 27 (load_assignment.endpoints[0].lb_endpoints[0].endpoint.hostname)'
+	run -0 eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" grow.req reply
+	assert_output --regexp "^FAILED_PRECONDITION: cluster \"c\": rule at -e #1:1:1 failed on .*'\\+' would make a string of 18 bytes, more than the limit of 17 \\(--max-string\\)"
+	run -0 eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" at.req reply
+	assert_output --regexp '^OK '
+}
+
+@test "serve: rules over a limit do not start, and a SIGHUP reload is held to the same limits" {
+	cd "$BATS_TEST_TMPDIR"
+	run -9 --separate-stderr "$SERVE" --listen 127.0.0.1:0 --max-rules 1 -e 'port == 1 { drop }' -e 'port == 2 { drop }'
+	[[ "$stderr" == *"more than the limit of 1 rules (--max-rules) at -e #2:1:1"* ]]
+	printf 'port == 80 { set port = 81 }\n' >r.edsmod
+	long_hostname 3 >a.txtpb
+	request a.txtpb a.req
+	serve_start --max-rules 1 --max-regex 2 -f r.edsmod
+	printf 'port == 80 { set port = 82 }\nport == 81 { drop }\n' >r.edsmod
+	kill -HUP "$SERVER_PID"
+	wait_log 'SIGHUP: the rules did not load'
+	grep -q 'more than the limit of 1 rules (--max-rules) at r.edsmod:2:1' "$LOG"
+	printf 'zone =~ "abc" { drop }\n' >r.edsmod
+	kill -HUP "$SERVER_PID"
+	wait_log 'regular expression is 3 bytes, more than the limit of 2 (--max-regex) at r.edsmod:1:9'
+	# still the first rules
+	run -0 eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" a.req reply
+	assert_output --regexp '^OK [1-9]'
+	eg payloads reply 1 cla
+	run -0 "$EDSMOD" --from binary --to json cla.0
+	assert_output --partial '"portValue":81'
+	printf 'port == 80 { set port = 83 }\n' >r.edsmod
+	kill -HUP "$SERVER_PID"
+	wait_log 'SIGHUP: reloaded 1 rule'
 }

@@ -7,7 +7,10 @@
  * is run through it (transform or check mode, with or without
  * --skip-errors, chosen by the input's length), then eds_check_cla, then
  * eds_bin_encode; the result must decode again, and its text encoding must
- * decode too (rules must not make strings that are not valid UTF-8).
+ * decode too (rules must not make strings that are not valid UTF-8).  The
+ * same input decoded with its spans, run through the same rules and encoded
+ * with the spans of unchanged messages copied (codec.h) must be the same
+ * message: a span a rule left stale would show here.
  */
 #include "check.h"
 #include "fuzz_common.h"
@@ -28,7 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	prog_arena = eds_arena_new(1 << 16);
 	struct eds_diags errs = { 0 };
-	if (eds_rules_compile(srcs, FZ_NRULES, prog_arena, &prog, &errs))
+	if (eds_rules_compile(srcs, FZ_NRULES, NULL, prog_arena, &prog, &errs))
 		fz_fail("the fixed rules do not compile: %s", errs.n ? errs.v[0].msg : "(no message)");
 	eds_diags_release(&errs);
 	return 0;
@@ -50,7 +53,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   .findings = &findings,
 				   .input = &src };
 	bool changed = false;
+	ProtobufCMessage *cla2;
+	if (eds_bin_decode_spans(eds_schema_cla, &src, a, &eds_limits_default, &cla2, &d))
+		fz_fail_diag("decode with spans of what decodes without", d.code, &d);
+	struct eds_diags findings2 = { 0 };
+	struct eds_run_opts ro2 = ro;
+	ro2.findings = &findings2;
+	int rc2 = eds_rules_run(prog, cla2, a, &ro2, NULL, &d);
 	int rc = eds_rules_run(prog, cla, a, &ro, &changed, &d);
+	if (rc != rc2)
+		fz_fail("rules on the CLA decoded with spans return %d, without %d", rc2, rc);
+	eds_diags_release(&findings2);
 	if (rc && rc != EDS_E_RUNTIME)
 		fz_fail_diag("eds_rules_run", rc, &d);
 	if (rc == EDS_OK) {
@@ -63,6 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct eds_encode_opts eo = { 0 };
 		fz_encode(eds_bin_encode, "binary encode of the result", cla, &eo, &out);
 		fz_decode(eds_bin_decode, "binary decode of the result", &out, a);
+		struct eds_buf spans = { 0 }, again = { 0 };
+		fz_encode(eds_bin_encode, "binary encode with spans", cla2, &(struct eds_encode_opts){ .reuse_spans = true },
+			  &spans);
+		fz_encode(eds_bin_encode, "binary encode of the spans' result",
+			  fz_decode(eds_bin_decode, "binary decode of the spans' result", &spans, a), &eo, &again);
+		fz_same("rules' result with spans copied", &out, &again, &spans);
+		eds_buf_release(&spans);
+		eds_buf_release(&again);
 		fz_encode(eds_text_encode, "text encode of the result", cla, &eo, &txt);
 		fz_decode(eds_text_decode, "text decode of the result", &txt, a);
 		eds_buf_release(&out);

@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct eds_arena *a = eds_arena_new(1 << 16);
 	struct eds_program *prog = NULL;
 	struct eds_diags errs = { 0 };
-	int rc = eds_rules_compile(srcs, n, a, &prog, &errs);
+	int rc = eds_rules_compile(srcs, n, NULL, a, &prog, &errs);
 	if (rc == EDS_OK) {
 		for (size_t i = 0; i < errs.n; i++)
 			if (errs.v[i].severity == EDS_SEV_ERROR)

@@ -33,13 +33,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (size_t i = 0; i < FZ_NRULES; i++)
 		args[i] = (struct rule_arg){ .file = false, .arg = fz_rules[i] };
 	int code = 0;
+	serve_limits = eds_limits_default; /* gen_load compiles within them */
+	serve_limits.max_input = (size_t)64 << 20;
 	struct gen *g = gen_load(args, FZ_NRULES, &code);
 	if (!g)
 		fz_fail("the fixed rules do not load (%d)", code);
 	gen_install(g);
 	log_level = SERVE_LOG_ERROR;
-	serve_limits = eds_limits_default;
-	serve_limits.max_input = (size_t)64 << 20;
 	W = worker_new(NULL, 0);
 	return 0;
 }

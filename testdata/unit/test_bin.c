@@ -632,6 +632,30 @@ static void strip_indices(char *s)
 
 enum path_check { PATH_EXACT, PATH_NO_INDICES };
 
+/* Decoding with spans and encoding with them copied (codec.h) gives back
+ * the message the plain decoder gives: merged, repeated and unknown fields
+ * included. */
+static void check_spans(const char *what, const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
+			const struct outcome *want)
+{
+	struct eds_arena *a = eds_arena_new(1 << 16);
+	struct outcome s, back;
+	struct eds_buf out = { 0 };
+	struct eds_diag d = { 0 };
+	memset(&back, 0, sizeof back);
+	run_decoder(eds_bin_decode_spans, desc, data, len, a, &s);
+	int rc = s.rc ? s.rc : eds_bin_encode(s.m, &(struct eds_encode_opts){ .reuse_spans = true }, &out, &d);
+	if (rc == EDS_OK)
+		run_decoder(eds_bin_decode, desc, (const uint8_t *)out.data, out.len, a, &back);
+	check(rc == EDS_OK && back.rc == EDS_OK && back.len == want->len &&
+		      memcmp(back.packed, want->packed, want->len) == 0,
+	      "%s (%zu bytes): copying spans changes the message (rc %d, %d)", what, len, rc, back.rc);
+	free(s.packed);
+	free(back.packed);
+	eds_buf_release(&out);
+	eds_arena_free(a);
+}
+
 static int decodes_seen, decodes_failed;
 
 /*
@@ -673,6 +697,7 @@ static int check_decode(const char *what, const ProtobufCMessageDescriptor *desc
 		      "%s (%zu bytes): decoded messages differ (packed: %zu vs %zu bytes, first difference at %zu)",
 		      what, len, n.len, o.len, first_difference(n.packed, n.len, o.packed, o.len));
 		check_encode(what, n.m);
+		check_spans(what, desc, data, len, &n);
 	}
 	free(n.packed);
 	free(o.packed);

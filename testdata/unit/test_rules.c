@@ -130,7 +130,7 @@ static struct eds_program *compile_n(const char *const *texts, size_t n, struct 
 	for (size_t i = 0; i < n; i++)
 		srcs[i] = (struct eds_src){ names[i], texts[i], strlen(texts[i]) };
 	struct eds_program *p = NULL;
-	eds_rules_compile(srcs, n, pa, &p, errs);
+	eds_rules_compile(srcs, n, NULL, pa, &p, errs);
 	return p;
 }
 
@@ -201,7 +201,8 @@ static void compile_err(const char *func, int line, const char *rules, const cha
 	}
 	const struct eds_diag *e = &errs.v[0];
 	check(strcmp(e->msg, want) == 0, where, "message \"%s\", want \"%s\"", e->msg, want);
-	check(e->code == EDS_E_RULES && e->loc == EDS_LOC_SPAN, where, "code %d loc %d", e->code, e->loc);
+	enum eds_code code = strstr(want, "(--max-") ? EDS_E_LIMIT : EDS_E_RULES;
+	check(e->code == code && e->loc == EDS_LOC_SPAN, where, "code %d loc %d", e->code, e->loc);
 	check(e->span.start == start && e->span.end - e->span.start == len, where, "span %u+%u, want %u+%u",
 	      e->span.start, e->span.end - e->span.start, start, len);
 	check(e->src && strcmp(e->src->name, "t.edsmod") == 0, where, "src not the rules source");
@@ -346,12 +347,13 @@ static void test_compile_errors(void)
 	COMPILE_ERR("exists(port) + \"a\" == \"x\" { drop }", "'+' joins strings, got a boolean and a string", 0, 18);
 	COMPILE_ERR("} drop", "unexpected '}': no rule is open", 0, 1);
 
-	/* A regex longer than the cap. */
-	char big[EDS_RULES_MAX_REGEX + 64];
+	/* A regex longer than the cap (eds_limits_default.max_regex). */
+	char big[4096 + 64];
 	int k = snprintf(big, sizeof big, "region =~ \"");
-	memset(big + k, 'a', EDS_RULES_MAX_REGEX + 1);
-	snprintf(big + k + EDS_RULES_MAX_REGEX + 1, sizeof big - (size_t)k - EDS_RULES_MAX_REGEX - 1, "\" { drop }");
-	COMPILE_ERR(big, "regular expression longer than 4096 bytes", 10, EDS_RULES_MAX_REGEX + 3);
+	memset(big + k, 'a', 4096 + 1);
+	snprintf(big + k + 4096 + 1, sizeof big - (size_t)k - 4096 - 1, "\" { drop }");
+	COMPILE_ERR(big, "regular expression is 4097 bytes, more than the limit of 4096 (--max-regex)", 10,
+		    4096 + 3);
 }
 
 static void test_all_errors_reported(void)
@@ -965,6 +967,54 @@ static void test_job1_2_aigateway(void)
 	CHECK(!run_ok(AIGATEWAY, c), "idempotent");
 }
 
+/* Values that depend only on the locality are computed once per locality
+ * (eds_action.per_locality); the results must be those of computing them
+ * for every endpoint. */
+static void test_per_locality(void)
+{
+	CHECK(compile_ok(AIGATEWAY) && LAST->rules[0].actions[0].per_locality &&
+		      !LAST->rules[1].actions[0].per_locality && LAST->rules[0].pattern_per_locality &&
+		      !LAST->rules[1].pattern_per_locality,
+	      "the region match and backend name are per locality, the hostname per endpoint");
+	/* a rule that writes its locality must compute every value afresh */
+	const char *self = "exists(address) { set locality.metadata[\"n\"].v = address;"
+			   " set metadata[\"m\"].a = locality.metadata[\"n\"].v }";
+	CHECK(compile_ok(self) && !LAST->rules[0].actions[1].per_locality && !LAST->rules[0].pattern_per_locality,
+	      "rule writing its locality");
+	/* a per-locality pattern, true in one locality and false in the next */
+	eds_arena_reset(A);
+	Cla *c0 = cla_from(EG);
+	run_ok("zone == \"us-east-1b\" { set hostname = \"b\" }", c0);
+	CHECK(LAST->rules[0].pattern_per_locality && host_of(ep_at(c0, 1, 0)) && !strcmp(host_of(ep_at(c0, 1, 0)), "b") &&
+		      !strcmp(host_of(ep_at(c0, 0, 0)), ""),
+	      "pattern per locality");
+	eds_arena_reset(A);
+	Cla *c = cla_from(EG);
+	run_ok(self, c);
+	CHECK_STR(md_str(ep_at(c, 0, 0), "m", "a"), "10.0.1.11");
+	CHECK_STR(md_str(ep_at(c, 0, 1), "m", "a"), "10.1.2.12");
+	CHECK_STR(md_str(ep_at(c, 1, 0), "m", "a"), "2001:db8::21");
+	/* more per-locality values than cache slots, in two localities */
+	char rules[1024] = "region != \"\" {";
+	for (int k = 1; k <= 12; k++) {
+		size_t n = strlen(rules);
+		snprintf(rules + n, sizeof rules - n, " set metadata[\"m\"].k%d = zone + \"/%d\";", k, k);
+	}
+	strcat(rules, " }");
+	CHECK(compile_ok(rules) && LAST->rules[0].actions[11].per_locality, "12 per-locality values");
+	c = cla_from(EG);
+	run_ok(rules, c);
+	for (int k = 1; k <= 12; k++) {
+		char key[8], want[32];
+		snprintf(key, sizeof key, "k%d", k);
+		for (size_t li = 0; li < 2; li++)
+			for (size_t ei = 0; ei < 2; ei++) {
+				snprintf(want, sizeof want, "%s/%d", li ? "us-east-1b" : "us-east-1a", k);
+				CHECK_STR(md_str(ep_at(c, li, ei), "m", key), want);
+			}
+	}
+}
+
 static void test_job3_drain_zone(void)
 {
 	eds_arena_reset(A);
@@ -1186,29 +1236,30 @@ static void test_limits_and_misc(void)
 		      strcmp(obj->struct_value->fields[0]->value->list_value->values[0]->string_value, "v") == 0,
 	      "object literal copied");
 	CHECK_STR(ep_at(c, 0, 0)->metadata->filter_metadata[0]->key, "new.ns");
-	/* At most EDS_RULES_MAX_REGEXES regular expressions. */
+	/* At most eds_limits_default.max_regexes regular expressions. */
 	{
-		size_t rcap = (size_t)(EDS_RULES_MAX_REGEXES + 1) * 24 + 1, rat = 0;
+		size_t rcap = (eds_limits_default.max_regexes + 1) * 24 + 1, rat = 0;
 		char *rx = malloc(rcap);
-		for (int i = 0; i <= EDS_RULES_MAX_REGEXES; i++)
+		for (size_t i = 0; i <= eds_limits_default.max_regexes; i++)
 			rat += (size_t)snprintf(rx + rat, rcap - rat, "zone =~ \"a\" { drop }\n");
 		const char *rxp = rx;
 		eds_arena_reset(PA);
 		CHECK(compile_n(&rxp, 1, PA, &errs) == NULL && errs.n == 1, "%zu errors", errs.n);
 		if (errs.n)
-			CHECK_STR(errs.v[0].msg, "too many regular expressions (at most 10000)");
+			CHECK_STR(errs.v[0].msg, "more than the limit of 10000 regular expressions (--max-regexes)");
 		eds_diags_release(&errs);
 		free(rx);
 	}
 	/* A source over the size limit is refused without being read. */
 	{
-		struct eds_src huge = { "huge.edsmod", "drop", EDS_RULES_MAX_SOURCE + 1 };
+		struct eds_src huge = { "huge.edsmod", "drop", eds_limits_default.max_rules_size + 1 };
 		struct eds_program *hp = NULL;
 		eds_arena_reset(PA);
-		CHECK(eds_rules_compile(&huge, 1, PA, &hp, &errs) == EDS_E_RULES && !hp && errs.n == 1,
+		CHECK(eds_rules_compile(&huge, 1, NULL, PA, &hp, &errs) == EDS_E_LIMIT && !hp && errs.n == 1,
 		      "huge source refused");
 		if (errs.n)
-			CHECK_STR(errs.v[0].msg, "rules source is larger than 64 MiB");
+			CHECK_STR(errs.v[0].msg,
+				  "rules source is 67108865 bytes, more than the limit of 67108864 (--max-rules-size)");
 		eds_diags_release(&errs);
 	}
 	/* eds_rules_run with an empty program does nothing */
@@ -1234,6 +1285,7 @@ int main(void)
 	test_skip_errors();
 	test_scopes();
 	test_job1_2_aigateway();
+	test_per_locality();
 	test_job3_drain_zone();
 	test_job4_cidr_canary();
 	test_job5_index();
