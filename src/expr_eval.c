@@ -1678,11 +1678,11 @@ static int del_path(struct eds_run *r, const struct eds_bpath *bp)
 	case EDS_ST_SKEY: {
 		Struct *st;
 		as_struct(r, parent, false, &st, bp, bp->nsteps - 1);
-		if (st)
+		if (st) {
 			eds_msg_touch(&st->base);
-		if (st)
 			del_entries(r, (ProtobufCMessage **)st->fields, &st->n_fields,
 				    offsetof(FieldsEntry, key), s->key, s->klen);
+		}
 		break;
 	}
 	case EDS_ST_LIDX: {
