@@ -72,3 +72,37 @@ real_protoc() {
 	c=$(envoy_protos) || return 1
 	protoc -I"$c/envoy-api" -I"$c/xds" -I"$c/googleapis" -I"$c/protoc-gen-validate" "$@"
 }
+
+# Shared by the tests that start edsmod serve (SERVER_PID, LOG).
+# wait_log PATTERN: bounded wait for a server log line.
+wait_log() {
+	local i
+	for i in $(seq 100); do
+		grep -q -- "$1" "$LOG" && return 0
+		sleep 0.05
+	done
+	echo "no \"$1\" in the server log:"
+	cat "$LOG"
+	return 1
+}
+
+# Stop the server the way Kubernetes does (SIGTERM, then SIGKILL after a
+# bounded wait) and fail on sanitizer or valgrind reports in its log, so an
+# ASan build (EDSMOD_BUILD=build/san) or EDSMOD_VALGRIND=1 checks every test.
+stop_server() {
+	[ -n "${SERVER_PID:-}" ] || return 0
+	local i rc=0 pid=$SERVER_PID
+	SERVER_PID=
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 400); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || rc=$?
+	if [ "$rc" != 0 ] || grep -q 'Sanitizer\|runtime error:\|^==[0-9]*==' "$LOG"; then
+		echo "server exited with status $rc:"
+		cat "$LOG"
+		return 1
+	fi
+}

@@ -213,33 +213,9 @@ request() {
 	eg endpoints-req "$2.cla" "$2"
 }
 
-wait_log() {
-	local i
-	for i in $(seq 100); do
-		grep -q -- "$1" "$LOG" && return 0
-		sleep 0.05
-	done
-	echo "no \"$1\" in the server log:"
-	cat "$LOG"
-	return 1
-}
 
 teardown() {
-	[ -n "${SERVER_PID:-}" ] || return 0
-	local pid=$SERVER_PID rc=0 i
-	SERVER_PID=
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 400); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || rc=$?
-	if [ "$rc" != 0 ] || grep -q 'Sanitizer\|runtime error:\|^==[0-9]*==' "$LOG"; then
-		echo "server exited with status $rc:"
-		cat "$LOG"
-		return 1
-	fi
+	stop_server
 }
 
 @test "serve --max-string: a longer string gets INVALID_ARGUMENT, a rule building one FAILED_PRECONDITION" {
