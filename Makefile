@@ -49,7 +49,7 @@ CORE_OBJ := $(call obj,$(CORE_SRC)) $(patsubst $(GEN)/%.c,$(B)/obj/gen/%.o,$(COR
 SERVE_GEN_OBJ := $(patsubst $(GEN)/%.c,$(B)/obj/gen/%.o,$(SERVE_GEN_C))
 INCLUDES = -Isrc -I$(GEN)
 
-LIBS = -lprotobuf-c -lyaml -lm
+LIBS = -lprotobuf-c -lyaml -lm -lpthread
 GRPC_LIBS = -lgrpc -lgpr -lpthread
 
 .PHONY: all test demo install clean proto check-man bench fuzz unit

@@ -5,6 +5,7 @@
  * alone and is replaced atomically).
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,12 +72,62 @@ struct transform {
 	struct eds_program *prog;
 };
 
+/*
+ * The validation of a large rewritten CLA runs on a second thread while the
+ * container encodes it (both only read the tree); the output is kept only
+ * if it passes.  Below this input size a thread costs more than it saves.
+ */
+#define PARALLEL_CHECK_MIN ((size_t)256 << 10)
+
+struct vjob {
+	pthread_t thread;
+	const ProtobufCMessage *cla;
+	struct eds_diags f;
+	size_t nerr;
+	struct eds_site site; /* a copy: a lone CLA's, which needs no container */
+};
+
 struct tsite {
 	struct transform *t;
 	const struct eds_src *src;
 	struct eds_arena *arena;
 	bool reported; /* the callback printed its own diagnostics */
+	bool pending;  /* job runs */
+	struct vjob job;
 };
+
+static void *vjob_run(void *arg)
+{
+	struct vjob *j = arg;
+	struct eds_check_opts co = { 0 };
+	j->nerr = eds_check_cla(j->cla, &co, &j->f);
+	return NULL;
+}
+
+/* Print the errors of an invalid CLA (f holds nerr of them) and the verdict. */
+static int report_invalid(struct tsite *ts, struct eds_site *st, bool changed, struct eds_diags *f, size_t nerr)
+{
+	const struct eds_src *src = ts->src;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->v[i].severity != EDS_SEV_ERROR)
+			continue;
+		if (!changed)
+			eds_container_locate(st, &f->v[i]);
+		else
+			f->v[i].src = src;
+		eds_site_path(st, &f->v[i]);
+		eds_cli_render(stderr, &f->v[i]);
+	}
+	char label[320];
+	eds_site_label(st, label, sizeof label);
+	eds_cli_renderf(stderr, EDS_SEV_ERROR,
+			"%s: %s%s%s is not a valid ClusterLoadAssignment (%zu error%s); nothing written%s",
+			src->name, changed ? "the result of the rules" : label[0] ? "" : "the input",
+			changed && label[0] ? " for " : "", label, nerr, nerr == 1 ? "" : "s",
+			changed ? " (--no-validate writes it anyway)" : "");
+	ts->reported = true;
+	return EDS_E_INVALID;
+}
 
 /* Rules, then validation, for one CLA of the input. */
 static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
@@ -107,32 +158,19 @@ static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	}
 	st->changed = changed;
 	if ((changed && !t->no_validate) || t->validate) {
+		if (changed && !st->place[0] && src->len >= PARALLEL_CHECK_MIN && !ts->pending) {
+			ts->job = (struct vjob){ .cla = st->cla, .site = *st };
+			if (pthread_create(&ts->job.thread, NULL, vjob_run, &ts->job) == 0) {
+				ts->pending = true;
+				return EDS_OK; /* one() joins it */
+			}
+		}
 		struct eds_diags f = { 0 };
 		struct eds_check_opts co = { 0 };
 		size_t nerr = eds_check_cla(st->cla, &co, &f);
-		if (nerr) {
-			for (size_t i = 0; i < f.n; i++) {
-				if (f.v[i].severity != EDS_SEV_ERROR)
-					continue;
-				if (!changed)
-					eds_container_locate(st, &f.v[i]);
-				else
-					f.v[i].src = src;
-				eds_site_path(st, &f.v[i]);
-				eds_cli_render(stderr, &f.v[i]);
-			}
-			char label[320];
-			eds_site_label(st, label, sizeof label);
-			eds_cli_renderf(stderr, EDS_SEV_ERROR,
-					"%s: %s%s%s is not a valid ClusterLoadAssignment (%zu error%s); nothing written%s",
-					src->name, changed ? "the result of the rules" : label[0] ? "" : "the input",
-					changed && label[0] ? " for " : "", label, nerr, nerr == 1 ? "" : "s",
-					changed ? " (--no-validate writes it anyway)" : "");
-			eds_diags_release(&f);
-			ts->reported = true;
-			return EDS_E_INVALID;
-		}
+		rc = nerr ? report_invalid(ts, st, changed, &f, nerr) : EDS_OK;
 		eds_diags_release(&f);
+		return rc;
 	}
 	return EDS_OK;
 }
@@ -158,6 +196,12 @@ static int one(struct transform *t, const struct eds_src *src, struct eds_arena 
 	size_t before = out->len;
 	int rc = eds_container_run(src, &o, arena, on_site, &ts, out, &info, &d);
 	*to_used = info.to;
+	if (ts.pending) {
+		pthread_join(ts.job.thread, NULL);
+		if (ts.job.nerr) /* what a validation before encoding would have said */
+			rc = report_invalid(&ts, &ts.job.site, true, &ts.job.f, ts.job.nerr);
+		eds_diags_release(&ts.job.f);
+	}
 	if (rc) {
 		out->len = before;
 		if (!ts.reported) {

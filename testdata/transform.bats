@@ -189,6 +189,38 @@ PY
 	[[ "$output" == *'address: "backend.internal"'* ]]
 }
 
+# A large rewritten CLA is validated on a second thread while it is encoded
+# (cmd/transform.c, PARALLEL_CHECK_MIN = 256 KiB): the verdict must be the same.
+@test "a large CLA: the rules' result is validated while it is encoded; invalid means nothing written" {
+	awk 'BEGIN { printf "{\"clusterName\": \"big\", \"endpoints\": [{\"lbEndpoints\": [";
+		for (i = 0; i < 12000; i++)
+			printf "%s{\"endpoint\": {\"address\": {\"socketAddress\": {\"address\": \"10.%d.%d.%d\", \"portValue\": 8080}}}}",
+				i ? "," : "", int(i / 65536), int(i / 256) % 256, i % 256;
+		printf "]}]}\n" }' >big.json
+	edsmod --to binary big.json >big.binpb
+	[ "$(stat -c %s big.binpb)" -gt $((256 * 1024)) ]
+	cp big.binpb big.orig
+	bad='address == "10.0.46.17" { set address = "backend.internal" }'
+	run -7 --separate-stderr edsmod -e "$bad" big.binpb
+	assert_output ""
+	[[ "$stderr" == *"[ip-literal] at big.binpb (endpoints[0].lb_endpoints[11793].endpoint.address.socket_address.address)"* ]]
+	[[ "$stderr" == *"[ip-literal]"* ]]
+	[[ "$stderr" == *"the result of the rules is not a valid ClusterLoadAssignment (1 error); nothing written"* ]]
+	run -7 --separate-stderr edsmod -i -e "$bad" big.binpb
+	cmp big.binpb big.orig
+	# an encoding failure and an invalid result: the invalid result is reported
+	run -7 --separate-stderr edsmod --max-output 1000 -e "$bad" big.binpb
+	[[ "$stderr" == *"nothing written"* ]]
+	# valid: the output is what --no-validate writes, in every format
+	stamp='set metadata["aigateway.envoy.io"].upstream_host = address'
+	for to in binary json text; do
+		edsmod --no-validate --to $to -e "$stamp" big.binpb >want.$to
+		run -0 --separate-stderr edsmod --to $to -e "$stamp" big.binpb -o got.$to
+		[ -z "$stderr" ]
+		cmp got.$to want.$to
+	done
+}
+
 @test "diagnostics go to stderr only; stdout carries only results" {
 	run --separate-stderr edsmod --to json a.binpb
 	[ -z "$stderr" ]
