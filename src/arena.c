@@ -141,6 +141,25 @@ void eds_arena_reset(struct eds_arena *a)
 	}
 }
 
+void eds_arena_adopt(struct eds_arena *a, struct eds_arena *from)
+{
+	struct block *b = from->head;
+	while (b) { /* behind a's current block, which allocation goes on filling */
+		struct block *next = b->next;
+		if (a->head) {
+			b->next = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = NULL;
+			a->head = b;
+			a->cur = a->end = (char *)b + HDR + b->size; /* full */
+		}
+		b = next;
+	}
+	a->used += from->used;
+	free(from);
+}
+
 void eds_arena_free(struct eds_arena *a)
 {
 	if (!a)

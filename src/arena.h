@@ -21,6 +21,8 @@ struct eds_arena *eds_arena_new(size_t first_block);
 void eds_arena_free(struct eds_arena *a);
 /* Forget everything allocated, keep the largest block for reuse. */
 void eds_arena_reset(struct eds_arena *a);
+/* Take over from's memory (freed with a) and free from itself. */
+void eds_arena_adopt(struct eds_arena *a, struct eds_arena *from);
 /* 8-byte aligned, never NULL. */
 void *eds_arena_alloc(struct eds_arena *a, size_t n);
 void *eds_arena_zalloc(struct eds_arena *a, size_t n);

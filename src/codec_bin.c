@@ -19,6 +19,7 @@
  * (field-number order, unknown fields last, protobuf-c's idea of which
  * proto3 fields are set).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "schema.h"
 
 static const char *wire_names[] = { "varint", "64-bit", "length-delimited", "start-group",
 				     "end-group", "32-bit", "6", "7" };
@@ -120,6 +122,7 @@ struct dec {
 	 */
 	bool reject, reject_unless_merged, merged;
 	bool spans; /* note where sub-messages are (eds_bin_decode_spans) */
+	struct ahead *ahead; /* a large CLA's second half, decoded on another thread */
 	/* On failure, the fields it is in, innermost first (the last EDS_PATH_MAX). */
 	struct eds_path_frame frames[EDS_PATH_MAX];
 	unsigned nframes;
@@ -456,6 +459,155 @@ static void clear_other_member(ProtobufCMessage *m, const ProtobufCFieldDescript
 	*oneof_case = 0;
 }
 
+/*
+ * A large CLA's localities (field 2) in the second half of the input are
+ * decoded by a second thread, into an arena of its own, while this one
+ * decodes the first half; the walk over the CLA then takes them in order
+ * instead of decoding them.  The first one the other thread could not
+ * decode, and everything after it, this thread decodes itself, so a
+ * failure reads exactly as it would without the second thread.
+ */
+#define AHEAD_MIN ((size_t)1 << 20)
+
+struct ahead {
+	pthread_t thread;
+	bool joined;
+	struct dec x;          /* the thread's decoder, on its own arena */
+	struct eds_diag d;
+	const uint8_t *from, *end;
+	const uint8_t **at;    /* tag of each locality decoded, in input order */
+	ProtobufCMessage **msg;
+	size_t n, next;
+};
+
+static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
+			  const uint8_t *p, const uint8_t *end, unsigned depth);
+static void set_span(ProtobufCMessage *m, const uint8_t *p, size_t len, bool merged);
+
+static void *ahead_run(void *arg)
+{
+	struct ahead *a = arg;
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(eds_schema_cla, 2);
+	const uint8_t *p = a->from;
+	size_t cap = 0;
+	while (p < a->end) {
+		const uint8_t *at = p;
+		uint64_t tag, len = 0;
+		size_t k = get_varint(p, a->end, &tag);
+		if (!k || k > 5)
+			break;
+		p += k;
+		switch (tag & 7) {
+		case 0: k = get_varint(p, a->end, &len); len = 0; break;
+		case 1: k = a->end - p >= 8 ? 8 : 0; break;
+		case 5: k = a->end - p >= 4 ? 4 : 0; break;
+		case 2: k = get_varint(p, a->end, &len); break;
+		default: k = 0;
+		}
+		if (!k || k > 5 || len > (uint64_t)(a->end - p - k))
+			break;
+		p += k;
+		if (tag == (2 << 3 | 2)) {
+			ProtobufCMessage *m = new_message(&a->x, f->descriptor);
+			if (decode_message(&a->x, f->descriptor, m, p, p + len, 2))
+				break; /* the walk decodes it again and reports */
+			set_span(m, p, (size_t)len, false);
+			if (a->n == cap) {
+				cap = cap ? 2 * cap : 64;
+				a->at = realloc(a->at, cap * sizeof *a->at);
+				a->msg = realloc(a->msg, cap * sizeof *a->msg);
+				if (!a->at || !a->msg)
+					abort(); /* as arena.c: nothing sensible to return */
+			}
+			a->at[a->n] = at;
+			a->msg[a->n++] = m;
+		}
+		p += len;
+	}
+	return NULL;
+}
+
+/* Start the second thread on the CLA in [p, end) when it is large. */
+static void ahead_start(struct dec *x, const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *mid = p + (end - p) / 2;
+	if ((size_t)(end - p) < AHEAD_MIN)
+		return;
+	while (p < mid) { /* the first top-level field at or after mid */
+		uint64_t tag, len = 0;
+		size_t k = get_varint(p, end, &tag);
+		if (!k)
+			return;
+		p += k;
+		switch (tag & 7) {
+		case 0: k = get_varint(p, end, &len); len = 0; break;
+		case 1: k = end - p >= 8 ? 8 : 0; break;
+		case 5: k = end - p >= 4 ? 4 : 0; break;
+		case 2: k = get_varint(p, end, &len); break;
+		default: k = 0;
+		}
+		if (!k || len > (uint64_t)(end - p - k))
+			return; /* malformed: the walk reports it */
+		p += k + len;
+	}
+	if (p >= end)
+		return;
+	struct ahead *a = calloc(1, sizeof *a);
+	if (!a)
+		return;
+	a->x = *x;
+	a->x.arena = eds_arena_new((size_t)1 << 20);
+	a->x.words = a->x.bytes = (struct pool){ 0 };
+	a->x.d = &a->d;
+	a->x.nframes = 0;
+	a->from = p;
+	a->end = end;
+	if (pthread_create(&a->thread, NULL, ahead_run, a) != 0) {
+		eds_arena_free(a->x.arena);
+		free(a);
+		return;
+	}
+	x->ahead = a;
+}
+
+static void ahead_join(struct dec *x)
+{
+	struct ahead *a = x->ahead;
+	if (a->joined)
+		return;
+	pthread_join(a->thread, NULL);
+	a->joined = true;
+	x->reject |= a->x.reject;
+	x->reject_unless_merged |= a->x.reject_unless_merged;
+	x->merged |= a->x.merged;
+}
+
+/* The locality whose tag is at at, when the other thread decoded it. */
+static ProtobufCMessage *ahead_take(struct dec *x, const uint8_t *at)
+{
+	struct ahead *a = x->ahead;
+	if (at < a->from)
+		return NULL;
+	ahead_join(x);
+	if (a->next < a->n && a->at[a->next] == at)
+		return a->msg[a->next++];
+	return NULL;
+}
+
+/* Join the thread (if the walk stopped early) and keep its memory. */
+static void ahead_end(struct dec *x)
+{
+	struct ahead *a = x->ahead;
+	if (!a)
+		return;
+	ahead_join(x);
+	eds_arena_adopt(x->arena, a->x.arena);
+	free(a->at);
+	free(a->msg);
+	free(a);
+	x->ahead = NULL;
+}
+
 /* One known field at p (just after its tag, which starts at at). */
 static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 			unsigned wt, const uint8_t *at, const uint8_t **pp, const uint8_t *end,
@@ -570,6 +722,10 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 				x->merged = true;
 			}
 			bool merging = sub != NULL;
+			if (!sub && x->ahead && depth == 1 && (sub = ahead_take(x, at))) {
+				*pm = sub; /* decoded, span set, by the other thread */
+				break;
+			}
 			if (!sub)
 				sub = new_message(x, f->descriptor);
 			int rc = decode_message(x, f->descriptor, sub, p, q, depth + 1);
@@ -692,7 +848,10 @@ static int decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *
 	struct dec x = { .base = p, .src = src, .lim = lim, .d = d, .arena = arena, .spans = spans,
 			 .chunk = chunk };
 	ProtobufCMessage *m = new_message(&x, desc);
+	if (desc == eds_schema_cla)
+		ahead_start(&x, p, p + src->len);
 	int rc = decode_message(&x, desc, m, p, src->len ? p + src->len : p, 1);
+	ahead_end(&x);
 	*out = NULL;
 	if (rc) {
 		set_path(&x);

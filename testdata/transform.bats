@@ -221,6 +221,44 @@ PY
 	done
 }
 
+# A binary CLA of 1 MiB or more has its second half of localities decoded on
+# a second thread (src/codec_bin.c, AHEAD_MIN): same tree, same first error.
+@test "a large binary CLA decodes the same, and reports the same first error, from either half" {
+	awk 'BEGIN { printf "{\"clusterName\": \"big\", \"endpoints\": [";
+		for (l = 0; l < 2; l++) {
+			printf "%s{\"locality\": {\"region\": \"r%d\"}, \"lbEndpoints\": [", l ? "," : "", l;
+			for (i = 0; i < 24000; i++)
+				printf "%s{\"endpoint\": {\"address\": {\"socketAddress\": {\"address\": \"10.%d.%d.%d\", \"portValue\": 8080}}}}",
+					i ? "," : "", l, int(i / 256) % 256, i % 256;
+			printf "]}" }
+		printf "], \"policy\": {\"overprovisioningFactor\": 140}}\n" }' >big.json
+	edsmod --to binary big.json >big.binpb
+	[ "$(stat -c %s big.binpb)" -gt $((1024 * 1024)) ]
+	edsmod --to json big.binpb >back.json
+	edsmod --to binary back.json >back.binpb
+	cmp back.binpb big.binpb
+	run -0 edsmod --to text big.binpb
+	[[ "$output" == *'region: "r1"'* ]]
+	[[ "$output" == *'overprovisioning_factor'* ]]
+	# bad UTF-8 in locality 1 (decoded ahead), then also in locality 0
+	/usr/bin/python3 - <<-'PY'
+	b = open("big.binpb", "rb").read()
+	i = b.index(b"\x0910.1.80.7\x18") + 9
+	j = b.index(b"\x0810.0.3.9\x18") + 8
+	one = bytearray(b); one[i] = 0xFF; open("bad1.binpb", "wb").write(one)
+	two = bytearray(one); two[j] = 0xFE; open("bad2.binpb", "wb").write(two)
+	open("cut.binpb", "wb").write(b[:len(b) - 1000])
+	open("offsets", "w").write("%d %d\n" % (i, j))
+	PY
+	read -r off1 off2 <offsets
+	run -4 edsmod --to json bad1.binpb
+	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad1.binpb: byte $off1 (endpoints[1].lb_endpoints[20487].endpoint.address.socket_address.address)"
+	run -4 edsmod --to json bad2.binpb
+	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad2.binpb: byte $off2 (endpoints[0].lb_endpoints[777].endpoint.address.socket_address.address)"
+	run -4 edsmod --to json cut.binpb
+	[[ "$output" == *'field "endpoints" runs past the end of its message (truncated input?) at cut.binpb: byte '*' (endpoints[1])' ]]
+}
+
 @test "diagnostics go to stderr only; stdout carries only results" {
 	run --separate-stderr edsmod --to json a.binpb
 	[ -z "$stderr" ]
