@@ -531,8 +531,6 @@ static void *ahead_run(void *arg)
 static void ahead_start(struct dec *x, const uint8_t *p, const uint8_t *end)
 {
 	const uint8_t *mid = p + (end - p) / 2;
-	if ((size_t)(end - p) < AHEAD_MIN)
-		return;
 	while (p < mid) { /* the first top-level field at or after mid */
 		uint64_t tag, len = 0;
 		size_t k = get_varint(p, end, &tag);
@@ -848,7 +846,7 @@ static int decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *
 	struct dec x = { .base = p, .src = src, .lim = lim, .d = d, .arena = arena, .spans = spans,
 			 .chunk = chunk };
 	ProtobufCMessage *m = new_message(&x, desc);
-	if (desc == eds_schema_cla)
+	if (desc == eds_schema_cla && src->len >= AHEAD_MIN)
 		ahead_start(&x, p, p + src->len);
 	int rc = decode_message(&x, desc, m, p, src->len ? p + src->len : p, 1);
 	ahead_end(&x);
