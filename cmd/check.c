@@ -275,7 +275,7 @@ int cmd_check(int argc, char **argv)
 			if (!cx.bad_input || r == EDS_E_IO)
 				cx.bad_input = r;
 		}
-		free(data);
+		eds_cli_unread(data);
 		eds_arena_reset(arena);
 	}
 	size_t nerrors = cx.nerrors, nwarnings = cx.nwarnings;

@@ -126,8 +126,8 @@ int cmd_diff(int argc, char **argv)
 	eds_buf_release(&out);
 	free(ca.v);
 	free(cb.v);
-	free(da);
-	free(db);
+	eds_cli_unread(da);
+	eds_cli_unread(db);
 	eds_arena_free(arena);
 	return rc;
 usage_error:

@@ -993,7 +993,7 @@ static char *read_pem(const char *path, const char *opt, int *code)
 		abort();
 	memcpy(s, data, len);
 	s[len] = '\0';
-	free(data);
+	eds_cli_unread(data);
 	if (strlen(s) != len || !strstr(s, "-----BEGIN ")) {
 		eds_cli_renderf(stderr, EDS_SEV_ERROR, "%s \"%s\" is not a PEM file", opt, path);
 		free(s);

@@ -320,7 +320,7 @@ int cmd_transform(int argc, char **argv)
 						"%d inputs cannot go to one %s output: protobuf would merge them "
 						"into one message; use -i, one file at a time, or --to json",
 						nfiles, eds_format_name(to));
-				free(data);
+				eds_cli_unread(data);
 				rc = EDS_E_USAGE;
 				goto free_all;
 			} else if (r) {
@@ -329,7 +329,7 @@ int cmd_transform(int argc, char **argv)
 			if (first_to == EDS_FMT_AUTO)
 				first_to = to;
 		}
-		free(data);
+		eds_cli_unread(data);
 		eds_arena_reset(arena);
 		if (r) {
 			nfailed++;

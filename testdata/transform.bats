@@ -259,6 +259,33 @@ PY
 	[[ "$output" == *'field "endpoints" runs past the end of its message (truncated input?) at cut.binpb: byte '*' (endpoints[1])' ]]
 }
 
+# A file of 1 MiB or more is mapped (cmd/cli.c): strace holds edsmod just
+# after the mapping while the file is cut short under it.
+@test "a large input file shortened while mapped: exit 5, the file named, nothing written" {
+	command -v strace >/dev/null || fail "strace is missing (scripts/deps installs it)"
+	awk 'BEGIN { printf "{\"clusterName\": \"big\", \"endpoints\": [{\"lbEndpoints\": [";
+		for (i = 0; i < 20000; i++)
+			printf "%s{\"endpoint\": {\"address\": {\"socketAddress\": {\"address\": \"10.0.%d.%d\", \"portValue\": 80}}}}",
+				i ? "," : "", int(i / 256) % 256, i % 256;
+		printf "]}]}\n" }' >big.json
+	[ "$(stat -c %s big.json)" -gt $((1024 * 1024)) ]
+	for mode in stdout in-place; do
+		cp big.json cut.json
+		args=(--to binary cut.json)
+		[ $mode = in-place ] && args=(-i -e 'set hostname = "h"' cut.json)
+		strace -f -qq -o /dev/null -P cut.json -e trace=mmap -e inject=mmap:delay_exit=1500000 \
+			"$EDSMOD" "${args[@]}" >out 2>err &
+		sleep 0.5
+		truncate -s 1000 cut.json
+		wait $! && fail "edsmod succeeded on a file cut short ($mode)"
+		[ $? = 5 ] || fail "exit status $? ($mode)"
+		grep -qF 'edsmod: error: cannot read "cut.json": it shrank while being read' err
+		[ ! -s out ]
+		[ "$(stat -c %s cut.json)" = 1000 ]
+		[ -z "$(ls -A | grep -v -e '^big.json$' -e '^cut.json$' -e '^out$' -e '^err$' -e '^a\.')" ]
+	done
+}
+
 @test "diagnostics go to stderr only; stdout carries only results" {
 	run --separate-stderr edsmod --to json a.binpb
 	[ -z "$stderr" ]
