@@ -460,6 +460,32 @@ static void clear_other_member(ProtobufCMessage *m, const ProtobufCFieldDescript
 }
 
 /*
+ * The field at p (well-formed or not, tags and lengths of any size): its
+ * tag, where its value starts and, for a length-delimited one, its length.
+ * Returns the end of the field, NULL when it is malformed or truncated.
+ */
+static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t *tag, const uint8_t **val,
+				 uint64_t *len)
+{
+	size_t k = get_varint(p, end, tag);
+	if (!k)
+		return NULL;
+	p += k;
+	*len = 0;
+	switch (*tag & 7) {
+	case 0: k = get_varint(p, end, len); *len = 0; break;
+	case 1: k = end - p >= 8 ? 8 : 0; break;
+	case 5: k = end - p >= 4 ? 4 : 0; break;
+	case 2: k = get_varint(p, end, len); break;
+	default: k = 0;
+	}
+	if (!k || *len > (uint64_t)(end - p - k))
+		return NULL;
+	*val = p + k;
+	return p + k + *len;
+}
+
+/*
  * A large CLA's localities (field 2) in the second half of the input are
  * decoded by a second thread, into an arena of its own, while this one
  * decodes the first half; the walk over the CLA then takes them in order
@@ -488,41 +514,27 @@ static void *ahead_run(void *arg)
 {
 	struct ahead *a = arg;
 	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(eds_schema_cla, 2);
-	const uint8_t *p = a->from;
+	const uint8_t *p = a->from, *next, *val;
+	uint64_t tag, len;
 	size_t cap = 0;
-	while (p < a->end) {
-		const uint8_t *at = p;
-		uint64_t tag, len = 0;
-		size_t k = get_varint(p, a->end, &tag);
-		if (!k || k > 5)
-			break;
-		p += k;
-		switch (tag & 7) {
-		case 0: k = get_varint(p, a->end, &len); len = 0; break;
-		case 1: k = a->end - p >= 8 ? 8 : 0; break;
-		case 5: k = a->end - p >= 4 ? 4 : 0; break;
-		case 2: k = get_varint(p, a->end, &len); break;
-		default: k = 0;
+	for (; p < a->end && (next = next_field(p, a->end, &tag, &val, &len)); p = next) {
+		/* Only a minimally encoded tag and length: the walk flags the others. */
+		if (p[0] != (2 << 3 | 2) || val - p > 6)
+			continue;
+		ProtobufCMessage *m = new_message(&a->x, f->descriptor);
+		if (decode_message(&a->x, f->descriptor, m, val, next, 2))
+			break; /* the walk decodes it again and reports */
+		if (a->x.spans)
+			set_span(m, val, (size_t)len, false);
+		if (a->n == cap) {
+			cap = cap ? 2 * cap : 64;
+			a->at = realloc(a->at, cap * sizeof *a->at);
+			a->msg = realloc(a->msg, cap * sizeof *a->msg);
+			if (!a->at || !a->msg)
+				abort(); /* as arena.c: nothing sensible to return */
 		}
-		if (!k || k > 5 || len > (uint64_t)(a->end - p - k))
-			break;
-		p += k;
-		if (tag == (2 << 3 | 2)) {
-			ProtobufCMessage *m = new_message(&a->x, f->descriptor);
-			if (decode_message(&a->x, f->descriptor, m, p, p + len, 2))
-				break; /* the walk decodes it again and reports */
-			set_span(m, p, (size_t)len, false);
-			if (a->n == cap) {
-				cap = cap ? 2 * cap : 64;
-				a->at = realloc(a->at, cap * sizeof *a->at);
-				a->msg = realloc(a->msg, cap * sizeof *a->msg);
-				if (!a->at || !a->msg)
-					abort(); /* as arena.c: nothing sensible to return */
-			}
-			a->at[a->n] = at;
-			a->msg[a->n++] = m;
-		}
-		p += len;
+		a->at[a->n] = p;
+		a->msg[a->n++] = m;
 	}
 	return NULL;
 }
@@ -530,26 +542,12 @@ static void *ahead_run(void *arg)
 /* Start the second thread on the CLA in [p, end) when it is large. */
 static void ahead_start(struct dec *x, const uint8_t *p, const uint8_t *end)
 {
-	const uint8_t *mid = p + (end - p) / 2;
-	while (p < mid) { /* the first top-level field at or after mid */
-		uint64_t tag, len = 0;
-		size_t k = get_varint(p, end, &tag);
-		if (!k)
-			return;
-		p += k;
-		switch (tag & 7) {
-		case 0: k = get_varint(p, end, &len); len = 0; break;
-		case 1: k = end - p >= 8 ? 8 : 0; break;
-		case 5: k = end - p >= 4 ? 4 : 0; break;
-		case 2: k = get_varint(p, end, &len); break;
-		default: k = 0;
-		}
-		if (!k || len > (uint64_t)(end - p - k))
-			return; /* malformed: the walk reports it */
-		p += k + len;
-	}
-	if (p >= end)
-		return;
+	const uint8_t *mid = p + (end - p) / 2, *val;
+	uint64_t tag, len;
+	while (p && p < mid) /* the first top-level field at or after mid */
+		p = next_field(p, end, &tag, &val, &len);
+	if (!p || p >= end)
+		return; /* malformed (the walk reports it), or nothing left */
 	struct ahead *a = calloc(1, sizeof *a);
 	if (!a)
 		return;
@@ -756,30 +754,10 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 static int64_t occurrences(const uint8_t *p, const uint8_t *end, uint32_t num)
 {
 	int64_t n = 0;
-	while (p < end) {
-		uint64_t tag, v = 0;
-		size_t k = get_varint(p, end, &tag);
-		if (!k)
-			break;
-		p += k;
+	uint64_t tag, len;
+	const uint8_t *val;
+	while (p < end && (p = next_field(p, end, &tag, &val, &len)))
 		n += (tag >> 3) == num;
-		switch (tag & 7) {
-		case 0: k = get_varint(p, end, &v); break;
-		case 1: k = end - p >= 8 ? 8 : 0; break;
-		case 5: k = end - p >= 4 ? 4 : 0; break;
-		case 2:
-			k = get_varint(p, end, &v);
-			if (k && v <= (uint64_t)(end - p - k))
-				k += (size_t)v;
-			else
-				k = 0;
-			break;
-		default: k = 0;
-		}
-		if (!k)
-			break;
-		p += k;
-	}
 	return n;
 }
 
