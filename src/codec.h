@@ -90,6 +90,9 @@ typedef int eds_encode_fn(const ProtobufCMessage *msg, const struct eds_encode_o
 			  struct eds_buf *out, struct eds_diag *d);
 
 eds_decode_fn eds_bin_decode, eds_bin_decode_spans, eds_json_decode, eds_text_decode;
+/* From this input size on, a binary CLA's second half of localities is
+ * decoded on a second thread (1 MiB; fuzz_bin lowers it to compare). */
+extern size_t eds_bin_ahead_min;
 eds_encode_fn eds_bin_encode, eds_json_encode, eds_text_encode;
 /* YAML, mapped like proto3 JSON (codec_yaml.c; see codec_yaml.h). */
 eds_decode_fn eds_yaml_decode;

@@ -493,7 +493,7 @@ static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t 
  * decode, and everything after it, this thread decodes itself, so a
  * failure reads exactly as it would without the second thread.
  */
-#define AHEAD_MIN ((size_t)1 << 20)
+size_t eds_bin_ahead_min = (size_t)1 << 20;
 
 struct ahead {
 	pthread_t thread;
@@ -824,7 +824,7 @@ static int decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *
 	struct dec x = { .base = p, .src = src, .lim = lim, .d = d, .arena = arena, .spans = spans,
 			 .chunk = chunk };
 	ProtobufCMessage *m = new_message(&x, desc);
-	if (desc == eds_schema_cla && src->len >= AHEAD_MIN)
+	if (desc == eds_schema_cla && src->len && src->len >= eds_bin_ahead_min)
 		ahead_start(&x, p, p + src->len);
 	int rc = decode_message(&x, desc, m, p, src->len ? p + src->len : p, 1);
 	ahead_end(&x);

@@ -3,10 +3,46 @@
  * ClusterLoadAssignment must survive the round trip through all three
  * encodings (fz_roundtrip in fuzz_common.h); whatever does not must fail
  * with EDS_E_DECODE or EDS_E_LIMIT and a location inside the input.
+ *
+ * And the second thread (eds_bin_ahead_min, 1 MiB in edsmod, 1 byte here)
+ * must change nothing: decoded with and without it, the same verdict, the
+ * same diagnostic, the same bytes encoded (with spans and without).
  */
 #include "fuzz_common.h"
 
+static void decode_both(const uint8_t *data, size_t size)
+{
+	struct eds_src src = { .name = "fuzz.bin", .text = (const char *)data, .len = size };
+	struct eds_arena *a[2] = { eds_arena_new(1 << 16), eds_arena_new(1 << 16) };
+	struct eds_diag d[2] = { { 0 }, { 0 } };
+	ProtobufCMessage *m[2] = { NULL, NULL };
+	int rc[2];
+	for (int k = 0; k < 2; k++) {
+		eds_bin_ahead_min = k ? 1 : SIZE_MAX;
+		rc[k] = eds_bin_decode_spans(eds_schema_cla, &src, a[k], &eds_limits_default, &m[k], &d[k]);
+	}
+	eds_bin_ahead_min = (size_t)1 << 20;
+	if (rc[0] != rc[1] || strcmp(d[0].msg, d[1].msg) || strcmp(d[0].path, d[1].path) ||
+	    d[0].span.start != d[1].span.start || d[0].span.end != d[1].span.end)
+		fz_fail("second thread: %d \"%s\" at %u (%s), alone: %d \"%s\" at %u (%s)", rc[1], d[1].msg,
+			d[1].span.start, d[1].path, rc[0], d[0].msg, d[0].span.start, d[0].path);
+	for (int spans = 0; rc[0] == EDS_OK && spans < 2; spans++) {
+		struct eds_buf out[2] = { { 0 }, { 0 } };
+		for (int k = 0; k < 2; k++)
+			if (eds_bin_encode(m[k], &(struct eds_encode_opts){ .reuse_spans = spans }, &out[k], &d[k]))
+				fz_fail_diag("fuzz.bin encode", d[k].code, &d[k]);
+		if (out[0].len != out[1].len || memcmp(out[0].data, out[1].data, out[0].len))
+			fz_fail("second thread: %zu bytes encoded (spans %d), alone: %zu", out[1].len, spans,
+				out[0].len);
+		eds_buf_release(&out[0]);
+		eds_buf_release(&out[1]);
+	}
+	eds_arena_free(a[0]);
+	eds_arena_free(a[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	decode_both(data, size);
 	return fz_decoder_target(eds_bin_decode, "fuzz.bin", data, size);
 }
