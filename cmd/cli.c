@@ -28,23 +28,35 @@ struct mapping {
 	char *data;
 	size_t len;
 	struct mapping *next;
+	size_t msg_len;
+	char msg[]; /* what SIGBUS in this mapping prints */
 };
 static struct mapping *mappings;
-static char bus_msg[600];
-static size_t bus_len;
 
-static void on_sigbus(int sig)
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
+	static const char other[] = "edsmod: error: an input file shrank while being read\n";
+	const char *msg = other;
+	size_t len = sizeof other - 1;
 	(void)sig;
-	if (write(2, bus_msg, bus_len) < 0)
-		_exit(EDS_E_IO);
+	(void)uc;
+	for (const struct mapping *m = mappings; m; m = m->next) {
+		if ((char *)si->si_addr >= m->data && (char *)si->si_addr < m->data + m->len) {
+			msg = m->msg;
+			len = m->msg_len;
+		}
+	}
+	ssize_t n = write(2, msg, len);
+	(void)n;
 	_exit(EDS_E_IO);
 }
 
 static char *map_input(int fd, const char *name, size_t size)
 {
-	struct mapping *m = malloc(sizeof *m);
-	if (!m)
+	static const char fmt[] = "%s: error: cannot read \"%s\": it shrank while being read (another program changed it)\n";
+	int n = snprintf(NULL, 0, fmt, eds_cli_prog, name);
+	struct mapping *m = malloc(sizeof *m + (n > 0 ? (size_t)n : 0) + 1);
+	if (!m || n < 0)
 		abort();
 	m->data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	if (m->data == MAP_FAILED) {
@@ -52,13 +64,12 @@ static char *map_input(int fd, const char *name, size_t size)
 		return NULL;
 	}
 	m->len = size;
+	m->msg_len = (size_t)snprintf(m->msg, (size_t)n + 1, fmt, eds_cli_prog, name);
 	m->next = mappings;
 	mappings = m;
-	int n = snprintf(bus_msg, sizeof bus_msg,
-			 "%s: error: cannot read \"%s\": it shrank while being read (another program changed it)\n",
-			 eds_cli_prog, name);
-	bus_len = n < 0 ? 0 : (size_t)n < sizeof bus_msg ? (size_t)n : sizeof bus_msg - 1;
-	signal(SIGBUS, on_sigbus);
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 	return m->data;
 }
 

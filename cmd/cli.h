@@ -16,8 +16,9 @@
 
 extern const char *eds_cli_prog; /* "edsmod" */
 
-/* Read a whole file ("-" = stdin) into memory (a large regular file is mapped), at most max
- * bytes; on failure fills d (EDS_E_IO or EDS_E_LIMIT) and returns its code. */
+/* Read a whole file ("-" = stdin) into memory, at most max bytes (a large
+ * regular file is mapped); on failure fills d (EDS_E_IO or EDS_E_LIMIT) and
+ * returns its code. */
 int eds_cli_read(const char *path, size_t max, char **data, size_t *len, struct eds_diag *d);
 /* Give back what eds_cli_read returned. */
 void eds_cli_unread(char *data);
