@@ -79,7 +79,7 @@ struct eds_encode_opts {
  */
 static inline void eds_msg_touch(ProtobufCMessage *m)
 {
-	if (m && !m->n_unknown_fields)
+	if (m && !m->n_unknown_fields && m->unknown_fields) /* (a touched one is only read) */
 		m->unknown_fields = NULL;
 }
 

@@ -310,6 +310,8 @@ struct eds_unit {
 	struct eds_node *key;     /* indexed: the PATH node all patterns compare */
 	uint8_t key_level;        /* indexed: level of the key's root */
 	struct eds_index *index;
+	bool split;               /* endpoint rules that write only their endpoint and
+				   * read no other: localities may run on two threads */
 };
 
 struct eds_program {

@@ -1147,6 +1147,22 @@ static bool indexable(const struct eds_rule *r)
 	return !rule_reads_siblings(r->pattern, r->scope);
 }
 
+/* An endpoint rule that writes only its endpoint and reads no other one. */
+static bool endpoint_local(const struct eds_rule *r)
+{
+	if (r->scope != EDS_LV_EP || r->bind_failed)
+		return false;
+	for (size_t i = 0; i < r->nactions; i++) {
+		const struct eds_action *a = &r->actions[i];
+		if ((a->kind == EDS_A_SET || a->kind == EDS_A_DEL) &&
+		    (path_level(a->target->path) != EDS_LV_EP || a->target->path->through_targets))
+			return false;
+		if (rule_reads_siblings(a->expr, EDS_LV_EP) || rule_reads_siblings(a->target, EDS_LV_EP))
+			return false;
+	}
+	return !rule_reads_siblings(r->pattern, EDS_LV_EP);
+}
+
 static bool same_path(const struct eds_bpath *a, const struct eds_bpath *b)
 {
 	if (a->root != b->root || a->virt != b->virt || a->nsteps != b->nsteps)
@@ -1236,5 +1252,8 @@ void eds_expr_build_units(struct eds_program *p, struct eds_arena *a, bool use_i
 		} else {
 			i++;
 		}
+		u->split = true;
+		for (size_t k = u->first; k < u->first + u->n && u->split; k++)
+			u->split = endpoint_local(&p->rules[k]);
 	}
 }

@@ -23,7 +23,9 @@
  * back as it was before the run, later rules leave it alone, and a warning
  * is recorded.  Failures at locality or CLA scope still stop the run.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
@@ -345,16 +347,13 @@ static void warn_skipped(struct driver *dv)
 	eds_diag_clear(r->d);
 }
 
-static int exec_unit(struct driver *dv, const struct eds_unit *u)
+/* The unit on localities [from, to) of the CLA. */
+static int exec_localities(struct driver *dv, const struct eds_unit *u, size_t from, size_t to)
 {
 	struct eds_run *r = &dv->r;
 	Cla *cla = (Cla *)r->cla;
 	int rc;
-	if (u->scope == EDS_LV_CLA) {
-		r->loc = r->ep = NULL;
-		return exec_target(dv, u, NULL, false);
-	}
-	for (size_t li = 0; li < cla->n_endpoints; li++) {
+	for (size_t li = from; li < to; li++) {
 		Locality *loc = cla->endpoints[li];
 		r->loc = &loc->base;
 		r->li = li;
@@ -405,8 +404,100 @@ static int exec_unit(struct driver *dv, const struct eds_unit *u)
 		}
 		loc->n_lb_endpoints = w;
 	}
-	r->loc = r->ep = NULL;
 	return EDS_OK;
+}
+
+/*
+ * A unit of endpoint rules that write only their own endpoint and read no
+ * other (eds_unit.split) may run the localities of a large CLA's second
+ * half on another thread, with a run state and an arena of its own: each
+ * locality sees exactly what it would in order.  Transform only, and not
+ * with skip_errors (whose saved endpoints and warnings are the run's); the
+ * first error in locality order is the one reported, as in order.
+ */
+size_t eds_rules_split_min = 20000;
+
+struct half {
+	pthread_t thread;
+	struct driver dv;
+	struct eds_diag d;
+	const struct eds_unit *u;
+	size_t from, to;
+	int rc;
+};
+
+static void *half_run(void *arg)
+{
+	struct half *h = arg;
+	h->rc = exec_localities(&h->dv, h->u, h->from, h->to);
+	return NULL;
+}
+
+/* The locality that starts the second half of the endpoints, or 0. */
+static size_t split_point(const Cla *cla)
+{
+	size_t total = 0, seen = 0;
+	for (size_t i = 0; i < cla->n_endpoints; i++)
+		total += cla->endpoints[i]->n_lb_endpoints;
+	if (total < eds_rules_split_min)
+		return 0;
+	for (size_t i = 0; i < cla->n_endpoints; i++) {
+		if (seen >= total / 2 && seen)
+			return i;
+		seen += cla->endpoints[i]->n_lb_endpoints;
+	}
+	return 0;
+}
+
+static int exec_split(struct driver *dv, const struct eds_unit *u, size_t mid)
+{
+	struct eds_run *r = &dv->r;
+	size_t n = ((Cla *)r->cla)->n_endpoints;
+	struct half *h = calloc(1, sizeof *h);
+	if (!h)
+		return exec_localities(dv, u, 0, n);
+	h->u = u;
+	h->from = mid;
+	h->to = n;
+	h->dv.r = (struct eds_run){ .p = r->p, .req = eds_arena_new((size_t)1 << 20), .opts = r->opts,
+				    .d = &h->d, .cla = r->cla };
+	if (r->p->nregex)
+		h->dv.r.rcache = eds_arena_zalloc(h->dv.r.req, r->p->nregex * sizeof *h->dv.r.rcache);
+	/* Both halves touch the CLA when they write: touched now, they only read it. */
+	eds_msg_touch(r->cla);
+	if (pthread_create(&h->thread, NULL, half_run, h) != 0) {
+		eds_arena_free(h->dv.r.req);
+		free(h);
+		return exec_localities(dv, u, 0, n);
+	}
+	int rc = exec_localities(dv, u, 0, mid);
+	pthread_join(h->thread, NULL);
+	eds_arena_adopt(r->req, h->dv.r.req);
+	r->changed |= h->dv.r.changed;
+	if (!rc && h->rc) {
+		*r->d = h->d;
+		rc = h->rc;
+	}
+	free(h);
+	return rc;
+}
+
+static int exec_unit(struct driver *dv, const struct eds_unit *u)
+{
+	struct eds_run *r = &dv->r;
+	Cla *cla = (Cla *)r->cla;
+	int rc;
+	size_t mid;
+	if (u->scope == EDS_LV_CLA) {
+		r->loc = r->ep = NULL;
+		return exec_target(dv, u, NULL, false);
+	}
+	if (u->split && !dv->skip && r->opts && r->opts->mode == EDS_RUN_TRANSFORM && (mid = split_point(cla)))
+		rc = exec_split(dv, u, mid);
+	else
+		rc = exec_localities(dv, u, 0, cla->n_endpoints);
+	r->loc = r->ep = NULL;
+	return rc;
 }
 
 static int run(const struct eds_program *p, ProtobufCMessage *cla, struct eds_arena *req,

@@ -60,6 +60,10 @@ struct eds_run_opts {
 	const struct eds_src *input; /* the input being processed, for diagnostics */
 };
 
+/* From this many endpoints on, a unit of endpoint-local rules runs the
+ * second half of the localities on a second thread (fuzz_eval lowers it). */
+extern size_t eds_rules_split_min;
+
 /* cla is an Envoy__Config__Endpoint__V3__ClusterLoadAssignment. */
 int eds_rules_run(const struct eds_program *p, ProtobufCMessage *cla, struct eds_arena *req,
 		  const struct eds_run_opts *opts, bool *changed, struct eds_diag *d);
