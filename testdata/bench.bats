@@ -8,8 +8,10 @@ load helper.bash
 	# edsmod's own part ran and was verified, whatever comparators are missing.
 	local job
 	for job in "1 stamp bin→bin" "2 bin→json" "2 json→bin" "3 bin→text" "3 text→bin" "5 rules"; do
-		assert_line --regexp "^\| $job +\| 1,000 +\| edsmod[^|]* +\| [0-9]+\.[0-9]{4} +\| [0-9]+\.[0-9] "
+		assert_line --regexp "^\| $job +\| 1,000 +\| edsmod[^|]* +\| [0-9]+\.[0-9]{4} +\| [0-9]+\.[0-9] +\| [0-9]+\.[0-9]{4} "
 	done
+	# wall time, peak memory and CPU time (user + system, every process)
+	assert_line --regexp "^\| job +\| endpoints +\| tool +\| median s +\| peak MB +\| CPU s +\| ratio +\| target met +\|$"
 	assert_line --regexp "^\| 4 check +\| 1,000 +\| edsmod check +\| [0-9]+\.[0-9]{4} "
 	assert_line --regexp "^\| 5 rules +\| 1,000 +\| edsmod, 10,000 rules +\| [0-9]+\.[0-9]{4} "
 	assert_line --regexp "^only-check: every tool ran once; [0-9]+ outputs verified, 0 wrong$"
