@@ -552,7 +552,7 @@ static void ahead_start(struct dec *x, const uint8_t *p, const uint8_t *end)
 	if (!a)
 		return;
 	a->x = *x;
-	a->x.arena = eds_arena_new((size_t)1 << 20);
+	a->x.arena = eds_arena_new((size_t)4 << 20); /* large from the start: huge pages (arena.c) */
 	a->x.words = a->x.bytes = (struct pool){ 0 };
 	a->x.d = &a->d;
 	a->x.nframes = 0;

@@ -459,7 +459,8 @@ static int exec_split(struct driver *dv, const struct eds_unit *u, size_t mid)
 	h->u = u;
 	h->from = mid;
 	h->to = n;
-	h->dv.r = (struct eds_run){ .p = r->p, .req = eds_arena_new((size_t)1 << 20), .opts = r->opts,
+	/* (an arena large from the start: huge pages, see arena.c) */
+	h->dv.r = (struct eds_run){ .p = r->p, .req = eds_arena_new((size_t)4 << 20), .opts = r->opts,
 				    .d = &h->d, .cla = r->cla };
 	if (r->p->nregex)
 		h->dv.r.rcache = eds_arena_zalloc(h->dv.r.req, r->p->nregex * sizeof *h->dv.r.rcache);
