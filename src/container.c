@@ -1306,14 +1306,16 @@ static bool looks_any(const uint8_t *p, size_t s, size_t e)
 	return v >= sizeof pre - 1 && memcmp(p + k, pre, sizeof pre - 1) == 0;
 }
 
-/* Does [s, e) hold a field num that looks like an Any? */
+/* Does the first field num in [s, e) look like an Any?  (The Any of a
+ * Resource or an endpoint config occurs once; the first lb_endpoints of a
+ * locality settles it without a walk over all the others.) */
 static bool has_any_field(const uint8_t *p, size_t s, size_t e, uint32_t num)
 {
 	struct wf g;
 	bool ok;
 	while (wnext(p, &s, e, &g, &ok))
-		if (g.num == num && g.wt == 2 && looks_any(p, g.cs, g.ce))
-			return true;
+		if (g.num == num)
+			return g.wt == 2 && looks_any(p, g.cs, g.ce);
 	return false;
 }
 
