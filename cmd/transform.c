@@ -73,18 +73,20 @@ struct transform {
 };
 
 /*
- * The validation of a large rewritten CLA runs on a second thread while the
- * container encodes it (both only read the tree); the output is kept only
- * if it passes.  Below this input size a thread costs more than it saves.
+ * The validation of a large rewritten CLA runs on two more threads while
+ * the container encodes it (all three only read the tree), one for each
+ * part of the check; the output is kept only if it passes.  Below this
+ * input size a thread costs more than it saves.
  */
 #define PARALLEL_CHECK_MIN ((size_t)256 << 10)
 
 struct vjob {
 	pthread_t thread;
+	bool started;
 	const ProtobufCMessage *cla;
+	unsigned part; /* EDS_CHECK_FIELDS or EDS_CHECK_SEMANTICS */
 	struct eds_diags f;
 	size_t nerr;
-	struct eds_site site; /* a copy: a lone CLA's, which needs no container */
 };
 
 struct tsite {
@@ -92,14 +94,15 @@ struct tsite {
 	const struct eds_src *src;
 	struct eds_arena *arena;
 	bool reported; /* the callback printed its own diagnostics */
-	bool pending;  /* job runs */
-	struct vjob job;
+	bool pending;  /* the jobs run */
+	struct vjob job[2];
+	struct eds_site site; /* a copy: a lone CLA's, which needs no container */
 };
 
 static void *vjob_run(void *arg)
 {
 	struct vjob *j = arg;
-	struct eds_check_opts co = { 0 };
+	struct eds_check_opts co = { .parts = j->part };
 	j->nerr = eds_check_cla(j->cla, &co, &j->f);
 	return NULL;
 }
@@ -159,11 +162,16 @@ static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	st->changed = changed;
 	if ((changed && !t->no_validate) || t->validate) {
 		if (changed && !st->place[0] && src->len >= PARALLEL_CHECK_MIN && !ts->pending) {
-			ts->job = (struct vjob){ .cla = st->cla, .site = *st };
-			if (pthread_create(&ts->job.thread, NULL, vjob_run, &ts->job) == 0) {
-				ts->pending = true;
-				return EDS_OK; /* one() joins it */
+			ts->site = *st;
+			ts->pending = true;
+			for (int k = 0; k < 2; k++) {
+				struct vjob *j = &ts->job[k];
+				*j = (struct vjob){ .cla = st->cla, .part = k ? EDS_CHECK_SEMANTICS : EDS_CHECK_FIELDS };
+				j->started = pthread_create(&j->thread, NULL, vjob_run, j) == 0;
+				if (!j->started)
+					vjob_run(j);
 			}
+			return EDS_OK; /* one() joins them */
 		}
 		struct eds_diags f = { 0 };
 		struct eds_check_opts co = { 0 };
@@ -197,10 +205,18 @@ static int one(struct transform *t, const struct eds_src *src, struct eds_arena 
 	int rc = eds_container_run(src, &o, arena, on_site, &ts, out, &info, &d);
 	*to_used = info.to;
 	if (ts.pending) {
-		pthread_join(ts.job.thread, NULL);
-		if (ts.job.nerr) /* what a validation before encoding would have said */
-			rc = report_invalid(&ts, &ts.job.site, true, &ts.job.f, ts.job.nerr);
-		eds_diags_release(&ts.job.f);
+		struct eds_diags *f = &ts.job[0].f;
+		for (int k = 0; k < 2; k++)
+			if (ts.job[k].started)
+				pthread_join(ts.job[k].thread, NULL);
+		for (size_t k = 0; k < ts.job[1].f.n; k++)
+			*eds_diags_add(f) = ts.job[1].f.v[k];
+		eds_diags_count(f);
+		size_t nerr = ts.job[0].nerr + ts.job[1].nerr;
+		if (nerr) /* what a validation before encoding would have said */
+			rc = report_invalid(&ts, &ts.site, true, f, nerr);
+		eds_diags_release(&ts.job[0].f);
+		eds_diags_release(&ts.job[1].f);
 	}
 	if (rc) {
 		out->len = before;

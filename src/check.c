@@ -1396,10 +1396,12 @@ size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *o
 
 	if (!c)
 		abort();
+	unsigned parts = opts && opts->parts ? opts->parts : EDS_CHECK_FIELDS | EDS_CHECK_SEMANTICS;
 	c->grpc = opts && opts->grpc;
 	c->out = findings;
-	visit(c, cla);
-	if (cla->descriptor == eds_schema_cla) {
+	if (parts & EDS_CHECK_FIELDS)
+		visit(c, cla);
+	if ((parts & EDS_CHECK_SEMANTICS) && cla->descriptor == eds_schema_cla) {
 		c->cla = (const Cla *)cla;
 		check_semantics(c, c->cla);
 	}

@@ -17,8 +17,16 @@
 
 #include "diag.h"
 
+/* The two parts of the check: every message's own fields (and deprecated or
+ * unknown fields), then Envoy's rules across the CLA (addresses, duplicates,
+ * weights, priorities).  They only read the CLA, so a caller may run them on
+ * two threads, each into its own findings, and append the second's to the
+ * first's: the same findings in the same order as both at once. */
+enum { EDS_CHECK_FIELDS = 1, EDS_CHECK_SEMANTICS = 2 };
+
 struct eds_check_opts {
 	bool grpc;  /* also apply gRPC xDS clients' stricter rules (warnings become errors) */
+	unsigned parts; /* EDS_CHECK_FIELDS, EDS_CHECK_SEMANTICS; 0: both */
 };
 
 size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *opts,
