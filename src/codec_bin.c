@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "envoy/config/core/v3/base.pb-c.h"
 #include "schema.h"
 
 static const char *wire_names[] = { "varint", "64-bit", "length-delimited", "start-group",
@@ -486,12 +487,14 @@ static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t 
 }
 
 /*
- * A large CLA's localities (field 2) in the second half of the input are
- * decoded by a second thread, into an arena of its own, while this one
- * decodes the first half; the walk over the CLA then takes them in order
- * instead of decoding them.  The first one the other thread could not
- * decode, and everything after it, this thread decodes itself, so a
- * failure reads exactly as it would without the second thread.
+ * A large CLA's second half is decoded by a second thread, into an arena
+ * of its own, while this one decodes the first half: the endpoints (field 2
+ * of LocalityLbEndpoints) of the locality the middle falls in, from the
+ * middle on, then the localities (field 2) after it.  The walk then takes
+ * those messages in order instead of decoding them.  The first one the
+ * other thread could not decode, and everything after it, this thread
+ * decodes itself, so a failure reads exactly as it would without the
+ * second thread.
  */
 size_t eds_bin_ahead_min = (size_t)1 << 20;
 
@@ -500,8 +503,8 @@ struct ahead {
 	bool joined;
 	struct dec x;          /* the thread's decoder, on its own arena */
 	struct eds_diag d;
-	const uint8_t *from, *end;
-	const uint8_t **at;    /* tag of each locality decoded, in input order */
+	const uint8_t *from, *mid_end, *end; /* endpoints in [from, mid_end), then localities */
+	const uint8_t **at;    /* tag of each message decoded, in input order */
 	ProtobufCMessage **msg;
 	size_t n, next;
 };
@@ -510,44 +513,68 @@ static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc,
 			  const uint8_t *p, const uint8_t *end, unsigned depth);
 static void set_span(ProtobufCMessage *m, const uint8_t *p, size_t len, bool merged);
 
-static void *ahead_run(void *arg)
+/* Decode every minimally encoded field 2 in [p, end) as a desc (at depth);
+ * false when one fails (the walk decodes it again and reports). */
+static bool ahead_fields(struct ahead *a, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+			 const uint8_t *end, unsigned depth, size_t *cap)
 {
-	struct ahead *a = arg;
-	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(eds_schema_cla, 2);
-	const uint8_t *p = a->from, *next, *val;
+	const uint8_t *next, *val;
 	uint64_t tag, len;
-	size_t cap = 0;
-	for (; p < a->end && (next = next_field(p, a->end, &tag, &val, &len)); p = next) {
+	for (; p < end && (next = next_field(p, end, &tag, &val, &len)); p = next) {
 		/* Only a minimally encoded tag and length: the walk flags the others. */
 		if (p[0] != (2 << 3 | 2) || val - p > 6)
 			continue;
-		ProtobufCMessage *m = new_message(&a->x, f->descriptor);
-		if (decode_message(&a->x, f->descriptor, m, val, next, 2))
-			break; /* the walk decodes it again and reports */
+		ProtobufCMessage *m = new_message(&a->x, desc);
+		if (decode_message(&a->x, desc, m, val, next, depth))
+			return false;
 		if (a->x.spans)
 			set_span(m, val, (size_t)len, false);
-		if (a->n == cap) {
-			cap = cap ? 2 * cap : 64;
-			a->at = realloc(a->at, cap * sizeof *a->at);
-			a->msg = realloc(a->msg, cap * sizeof *a->msg);
+		if (a->n == *cap) {
+			*cap = *cap ? 2 * *cap : 64;
+			a->at = realloc(a->at, *cap * sizeof *a->at);
+			a->msg = realloc(a->msg, *cap * sizeof *a->msg);
 			if (!a->at || !a->msg)
 				abort(); /* as arena.c: nothing sensible to return */
 		}
 		a->at[a->n] = p;
 		a->msg[a->n++] = m;
 	}
+	return true;
+}
+
+static void *ahead_run(void *arg)
+{
+	struct ahead *a = arg;
+	const ProtobufCMessageDescriptor *loc = protobuf_c_message_descriptor_get_field(eds_schema_cla, 2)->descriptor;
+	const ProtobufCMessageDescriptor *lbe = protobuf_c_message_descriptor_get_field(loc, 2)->descriptor;
+	size_t cap = 0;
+	if (ahead_fields(a, lbe, a->from, a->mid_end, 3, &cap))
+		ahead_fields(a, loc, a->mid_end, a->end, 2, &cap);
 	return NULL;
 }
 
 /* Start the second thread on the CLA in [p, end) when it is large. */
 static void ahead_start(struct dec *x, const uint8_t *p, const uint8_t *end)
 {
-	const uint8_t *mid = p + (end - p) / 2, *val;
+	const uint8_t *mid = p + (end - p) / 2, *val, *next = p, *from, *mid_end;
 	uint64_t tag, len;
-	while (p && p < mid) /* the first top-level field at or after mid */
-		p = next_field(p, end, &tag, &val, &len);
-	if (!p || p >= end)
-		return; /* malformed (the walk reports it), or nothing left */
+	do { /* the top-level field the middle falls in */
+		p = next;
+		next = next_field(p, end, &tag, &val, &len);
+	} while (next && next <= mid);
+	if (!next)
+		return; /* malformed: the walk reports it */
+	from = mid_end = next;
+	if (p[0] == (2 << 3 | 2) && val - p <= 6) {
+		/* A locality (minimally encoded): its endpoints from the middle on. */
+		const uint8_t *q = val, *lend = next;
+		while (q && q < mid)
+			q = next_field(q, lend, &tag, &val, &len);
+		if (q && q < lend)
+			from = q;
+	}
+	if (from >= end)
+		return; /* nothing after the middle */
 	struct ahead *a = calloc(1, sizeof *a);
 	if (!a)
 		return;
@@ -556,7 +583,8 @@ static void ahead_start(struct dec *x, const uint8_t *p, const uint8_t *end)
 	a->x.words = a->x.bytes = (struct pool){ 0 };
 	a->x.d = &a->d;
 	a->x.nframes = 0;
-	a->from = p;
+	a->from = from;
+	a->mid_end = mid_end;
 	a->end = end;
 	if (pthread_create(&a->thread, NULL, ahead_run, a) != 0) {
 		eds_arena_free(a->x.arena);
@@ -578,14 +606,14 @@ static void ahead_join(struct dec *x)
 	x->merged |= a->x.merged;
 }
 
-/* The locality whose tag is at at, when the other thread decoded it. */
-static ProtobufCMessage *ahead_take(struct dec *x, const uint8_t *at)
+/* The message of field f whose tag is at at, when the other thread decoded it. */
+static ProtobufCMessage *ahead_take(struct dec *x, const ProtobufCFieldDescriptor *f, const uint8_t *at)
 {
 	struct ahead *a = x->ahead;
 	if (at < a->from)
 		return NULL;
 	ahead_join(x);
-	if (a->next < a->n && a->at[a->next] == at)
+	if (a->next < a->n && a->at[a->next] == at && a->msg[a->next]->descriptor == f->descriptor)
 		return a->msg[a->next++];
 	return NULL;
 }
@@ -718,7 +746,7 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 				x->merged = true;
 			}
 			bool merging = sub != NULL;
-			if (!sub && x->ahead && depth == 1 && (sub = ahead_take(x, at))) {
+			if (!sub && x->ahead && depth <= 2 && (sub = ahead_take(x, f, at))) {
 				*pm = sub; /* decoded, span set, by the other thread */
 				break;
 			}
@@ -922,6 +950,11 @@ struct enc {
 	struct mplan **plans; /* open addressing on the descriptor's address */
 	size_t nplans, mask;
 	bool spans;          /* copy the spans of unchanged messages */
+	/* The last Metadata written: rules share one between endpoints
+	 * (expr_eval.c), so the next endpoint's is often the same, copied. */
+	const ProtobufCMessage *memo;
+	const uint8_t *memo_at;
+	size_t memo_len;
 };
 
 static const size_t how_size[] = {
@@ -1274,12 +1307,22 @@ static inline void back_value(struct enc *e, struct fplan *fp, const void *v)
 			len = span >> SPAN_ADDR_BITS;
 			room(e, len + ROOM);
 			back_bytes(e, (const void *)(span & (((uintptr_t)1 << SPAN_ADDR_BITS) - 1)), len);
+		} else if (sub && sub == e->memo) {
+			len = e->memo_len;
+			room(e, len + ROOM);
+			back_bytes(e, e->memo_at, len);
 		} else if (sub) {
 			size_t before = written(e);
+			const struct chunk *c = e->chunk;
 			if (!fp->sub || fp->sub->desc != sub->descriptor)
 				fp->sub = plan_for(e, sub->descriptor);
 			back_message(e, fp->sub, sub);
 			len = written(e) - before;
+			if (sub->descriptor == &envoy__config__core__v3__metadata__descriptor && e->chunk == c) {
+				e->memo = sub; /* (its bytes are in one chunk) */
+				e->memo_at = e->ptr;
+				e->memo_len = len;
+			}
 			room(e, ROOM);
 		}
 		back_varint(e, len);
