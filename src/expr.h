@@ -270,6 +270,8 @@ struct eds_action {
 	bool per_locality; /* SET in an endpoint rule: the value depends only on the
 			    * locality and the CLA, which the rule never writes, so
 			    * it is computed once per locality */
+	bool shares_meta;  /* per_locality, into the endpoint's metadata: endpoints
+			    * without metadata may share the one it builds */
 };
 
 struct eds_rule {
@@ -323,6 +325,7 @@ struct eds_program {
 	size_t nunits;
 	unsigned nregex;
 	size_t nindexed; /* units that use an index */
+	size_t nshares;  /* actions with shares_meta */
 	struct eds_limits lim; /* rules limits when binding; max_string when running */
 };
 
@@ -363,7 +366,14 @@ struct eds_hoist {
 	struct eds_val v;
 	int enum_num;
 	const char *owned;
+	ProtobufCMessage *meta; /* shares_meta: the Metadata it built, shared */
 };
+
+/* The Metadata a run shares between endpoints (expr_eval.c), for it and
+ * its second thread.  NULL: nothing is shared. */
+struct eds_shared *eds_shared_new(const struct eds_program *p, size_t nloc);
+void eds_shared_free(struct eds_shared *s);
+extern bool eds_rules_share; /* false: never share (fuzz_eval compares) */
 
 struct eds_run {
 	const struct eds_program *p;
@@ -387,6 +397,11 @@ struct eds_run {
 	struct eds_capmap *capmap; /* grown arrays -> capacity */
 	struct eds_capmap *konsts; /* program strings -> the run's copies */
 	struct eds_hoist hoist[8];  /* direct-mapped by action */
+	struct eds_shared *shared;
+	/* The index an error gives the current endpoint, when not ei (a second
+	 * thread's part of a locality, rules.c). */
+	size_t (*ei_of)(const struct eds_run *r, void *ctx);
+	void *ei_ctx;
 };
 
 /* Can v be stored where path p ends?  0, or -1 with a message in err

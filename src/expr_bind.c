@@ -1072,8 +1072,12 @@ static void mark_per_locality(struct eds_rule *r)
 	r->pattern_per_locality = r->pattern && cap_level <= EDS_LV_LOC;
 	for (size_t i = 0; i < r->nactions; i++) {
 		struct eds_action *a = &r->actions[i];
+		const struct eds_bpath *bp = a->kind == EDS_A_SET ? a->target->path : NULL;
 		a->per_locality = a->kind == EDS_A_SET && a->expr->kind != EDS_N_LIT &&
 				  node_level(a->expr, cap_level) <= EDS_LV_LOC;
+		a->shares_meta = a->per_locality && !bp->virt && bp->nsteps >= 2 &&
+				 bp->steps[0].kind == EDS_ST_FIELD &&
+				 bp->steps[0].f->descriptor == &envoy__config__core__v3__metadata__descriptor;
 	}
 }
 
@@ -1087,6 +1091,8 @@ void eds_expr_bind(struct eds_program *p, const struct eds_src *diag_srcs, struc
 		b.text = p->srcs[r->src].text;
 		bind_rule(&b, r);
 		mark_per_locality(r);
+		for (size_t k = 0; k < r->nactions; k++)
+			p->nshares += r->actions[k].shares_meta;
 	}
 }
 

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ typedef Envoy__Config__Core__V3__Address Address;
 static const ProtobufCMessageDescriptor *const value_desc = &google__protobuf__value__descriptor;
 static const ProtobufCMessageDescriptor *const struct_desc = &google__protobuf__struct__descriptor;
 static const ProtobufCMessageDescriptor *const list_desc = &google__protobuf__list_value__descriptor;
+static const ProtobufCMessageDescriptor *const metadata_desc = &envoy__config__core__v3__metadata__descriptor;
 
 static void mark(struct eds_run *r)
 {
@@ -91,7 +93,8 @@ void eds_run_target(const struct eds_run *r, char *path, size_t psize, char *wha
 {
 	path[0] = what[0] = '\0';
 	if (r->ep) {
-		snprintf(path, psize, "endpoints[%zu].lb_endpoints[%zu]", r->li, r->ei);
+		snprintf(path, psize, "endpoints[%zu].lb_endpoints[%zu]", r->li,
+			 r->ei_of ? r->ei_of(r, r->ei_ctx) : r->ei);
 		addr_text((const LbEndpoint *)r->ep, what, wsize);
 	} else if (r->loc) {
 		const Locality *l = (const Locality *)r->loc;
@@ -882,6 +885,99 @@ bool eds_val_equal(const struct eds_val *a, const struct eds_val *b)
 	}
 }
 
+/* ---- shared metadata ----
+ *
+ * A per-locality set into the metadata of an endpoint that has none builds
+ * the same Metadata for every such endpoint of the locality (the AI
+ * Gateway's stamp): it is built once and the others point to it, which
+ * spares most of the work and memory of stamping 100,000 endpoints.  A
+ * shared Metadata is never changed in place: a walk to write through one
+ * first gives its endpoint a copy of its own (unshare).  The table of
+ * shared ones serves a run and its second thread, so it takes atomic slots;
+ * it has room for every (action, locality) of both threads, and when it is
+ * full nothing more is shared.
+ */
+bool eds_rules_share = true;
+
+struct eds_shared {
+	size_t mask;
+	_Atomic(ProtobufCMessage *) slot[];
+};
+
+struct eds_shared *eds_shared_new(const struct eds_program *p, size_t nloc)
+{
+	if (!eds_rules_share || !p->nshares)
+		return NULL;
+	size_t want = 4 * p->nshares * (nloc + 1), size = 64;
+	while (size < want && size < ((size_t)1 << 20))
+		size *= 2;
+	struct eds_shared *s = malloc(sizeof *s + size * sizeof s->slot[0]);
+	if (!s)
+		return NULL;
+	s->mask = size - 1;
+	for (size_t i = 0; i < size; i++)
+		atomic_init(&s->slot[i], NULL);
+	return s;
+}
+
+void eds_shared_free(struct eds_shared *s)
+{
+	free(s);
+}
+
+static bool shared_add(struct eds_shared *s, ProtobufCMessage *m)
+{
+	for (size_t i = ptr_hash(m) & s->mask, k = 0; k <= s->mask; i = (i + 1) & s->mask, k++) {
+		ProtobufCMessage *none = NULL;
+		if (atomic_compare_exchange_strong(&s->slot[i], &none, m))
+			return true;
+	}
+	return false;
+}
+
+static bool is_shared(const struct eds_shared *s, const ProtobufCMessage *m)
+{
+	if (!s || m->descriptor != metadata_desc)
+		return false;
+	for (size_t i = ptr_hash(m) & s->mask, k = 0; k <= s->mask; i = (i + 1) & s->mask, k++) {
+		ProtobufCMessage *x = atomic_load_explicit(&((struct eds_shared *)s)->slot[i], memory_order_acquire);
+		if (x == m)
+			return true;
+		if (!x)
+			return false;
+	}
+	return false;
+}
+
+/* Field f of parent holds the shared Metadata m: give parent a copy. */
+static ProtobufCMessage *unshare(struct eds_run *r, ProtobufCMessage *parent, const ProtobufCFieldDescriptor *f,
+				 const ProtobufCMessage *m)
+{
+	const Envoy__Config__Core__V3__Metadata *from = (const void *)m;
+	Envoy__Config__Core__V3__Metadata *to = (void *)new_msg(r, metadata_desc);
+	to->n_filter_metadata = from->n_filter_metadata;
+	to->filter_metadata = eds_arena_alloc(r->req, (from->n_filter_metadata + 1) * sizeof *to->filter_metadata);
+	for (size_t i = 0; i < from->n_filter_metadata; i++) {
+		Envoy__Config__Core__V3__Metadata__FilterMetadataEntry *e = eds_arena_alloc(r->req, sizeof *e);
+		*e = *from->filter_metadata[i];
+		if (e->value)
+			e->value = copy_struct(r, e->value);
+		to->filter_metadata[i] = e;
+	}
+	to->n_typed_filter_metadata = from->n_typed_filter_metadata;
+	to->typed_filter_metadata =
+		eds_arena_alloc(r->req, (from->n_typed_filter_metadata + 1) * sizeof *to->typed_filter_metadata);
+	for (size_t i = 0; i < from->n_typed_filter_metadata; i++) {
+		Envoy__Config__Core__V3__Metadata__TypedFilterMetadataEntry *e = eds_arena_alloc(r->req, sizeof *e);
+		*e = *from->typed_filter_metadata[i];
+		if (e->value)
+			e->value = (void *)copy_msg(r, &e->value->base);
+		to->typed_filter_metadata[i] = e;
+	}
+	FIELD(parent, f->offset, ProtobufCMessage *) = &to->base;
+	return &to->base;
+}
+
 /* ---- walking ---- */
 
 static ProtobufCMessage *root_of(const struct eds_run *r, unsigned root)
@@ -1057,7 +1153,10 @@ static int walk_parent(struct eds_run *r, const struct eds_bpath *bp, bool creat
 	if (touch)
 		touch_targets(r, bp->root);
 	for (size_t i = 0; cur && i + 1 < bp->nsteps; i++) {
+		ProtobufCMessage *up = cur;
 		cur = step_child(r, cur, bp, i, create, touch, &rc);
+		if ((create || touch) && cur && bp->steps[i].kind == EDS_ST_FIELD && is_shared(r->shared, cur))
+			cur = unshare(r, up, bp->steps[i].f, cur);
 		if (touch)
 			eds_msg_touch(cur);
 	}
@@ -2003,6 +2102,26 @@ static int assert_failed(struct eds_run *r, const struct eds_action *a)
 	return eds_run_fail(r, a->span, "%s", msg);
 }
 
+/* A per-locality set: into an endpoint without metadata, the locality's
+ * shared Metadata when there is one (see unshare). */
+static int write_hoisted(struct eds_run *r, const struct eds_action *a, struct eds_hoist *h)
+{
+	const struct eds_bpath *bp = a->target->path;
+	const ProtobufCFieldDescriptor *f = bp->steps[0].f;
+	bool bare = a->shares_meta && r->shared && !FIELD(r->ep, f->offset, ProtobufCMessage *);
+	if (bare && h->meta) {
+		touch_targets(r, EDS_LV_EP);
+		FIELD(r->ep, f->offset, ProtobufCMessage *) = h->meta;
+		mark(r);
+		return EDS_OK;
+	}
+	int rc = write_path(r, bp, &h->v, h->enum_num, h->owned);
+	ProtobufCMessage *m = bare && !rc ? FIELD(r->ep, f->offset, ProtobufCMessage *) : NULL;
+	if (m && shared_add(r->shared, m))
+		h->meta = m;
+	return rc;
+}
+
 int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 {
 	int rc;
@@ -2013,7 +2132,7 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 		if (a->per_locality && r->ep) {
 			h = &r->hoist[((uintptr_t)a / sizeof *a) % (sizeof r->hoist / sizeof *r->hoist)];
 			if (h->a == a && h->loc == r->loc)
-				return write_path(r, a->target->path, &h->v, h->enum_num, h->owned);
+				return write_hoisted(r, a, h);
 		}
 		if ((rc = eds_eval(r, a->expr, &v)))
 			return rc;
@@ -2034,8 +2153,10 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 				    : v.konst ? konst(r, v.s, v.len)
 				    : v.slice ? eds_arena_strndup(r->req, v.s, v.len)
 					      : NULL;
-		if (h)
+		if (h) {
 			*h = (struct eds_hoist){ .a = a, .loc = r->loc, .v = v, .enum_num = enum_num, .owned = owned };
+			return write_hoisted(r, a, h);
+		}
 		return write_path(r, bp, &v, enum_num, owned);
 	}
 	case EDS_A_DEL:

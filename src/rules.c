@@ -347,73 +347,94 @@ static void warn_skipped(struct driver *dv)
 	eds_diag_clear(r->d);
 }
 
+/*
+ * The unit on endpoints [from, to) of locality li, seen as loc (the CLA's,
+ * or a second thread's copy of it): kept endpoints move down from from, and
+ * *end is where they end (all of them when the unit fails).
+ */
+static int exec_locality(struct driver *dv, const struct eds_unit *u, size_t li, Locality *loc, size_t from,
+			 size_t to, size_t *end)
+{
+	struct eds_run *r = &dv->r;
+	int rc;
+	r->loc = &loc->base;
+	r->li = li;
+	r->ep = NULL;
+	*end = to;
+	if (u->scope == EDS_LV_LOC)
+		return exec_target(dv, u, NULL, false);
+	const struct eds_ix_slot *sl = NULL;
+	bool fixed = u->indexed && u->key_level < EDS_LV_EP;
+	if (fixed && (rc = key_slot(dv, u, &sl)))
+		return rc;
+	if (fixed && !sl)
+		return EDS_OK; /* no rule of the unit matches this locality */
+	size_t w = from;
+	LbEndpoint **arr = loc->lb_endpoints;
+	for (size_t ei = from; ei < to; ei++) {
+		r->ep = &arr[ei]->base;
+		r->ei = w;
+		r->dropped = false;
+		if (dv->skipped.used && save_slot(r->req, &dv->skipped, r->ep, false)) {
+			arr[w++] = arr[ei];
+			continue;
+		}
+		rc = exec_target(dv, u, sl, fixed);
+		if (rc) {
+			if (!(dv->skip && rc == EDS_E_RUNTIME)) {
+				/* keep the array consistent for whoever looks at it */
+				for (; ei < to; ei++)
+					arr[w++] = arr[ei];
+				*end = w;
+				return rc;
+			}
+			arr[w++] = (LbEndpoint *)restore_endpoint(dv);
+			eds_msg_touch(&loc->base);
+			eds_msg_touch(r->cla);
+			warn_skipped(dv);
+			continue;
+		}
+		if (r->dropped) {
+			r->changed = true;
+			eds_msg_touch(&loc->base);
+			eds_msg_touch(r->cla);
+			continue;
+		}
+		arr[w++] = arr[ei];
+	}
+	*end = w;
+	return EDS_OK;
+}
+
 /* The unit on localities [from, to) of the CLA. */
 static int exec_localities(struct driver *dv, const struct eds_unit *u, size_t from, size_t to)
 {
-	struct eds_run *r = &dv->r;
-	Cla *cla = (Cla *)r->cla;
-	int rc;
+	Cla *cla = (Cla *)dv->r.cla;
 	for (size_t li = from; li < to; li++) {
 		Locality *loc = cla->endpoints[li];
-		r->loc = &loc->base;
-		r->li = li;
-		r->ep = NULL;
-		if (u->scope == EDS_LV_LOC) {
-			if ((rc = exec_target(dv, u, NULL, false)))
-				return rc;
-			continue;
-		}
-		const struct eds_ix_slot *sl = NULL;
-		bool fixed = u->indexed && u->key_level < EDS_LV_EP;
-		if (fixed && (rc = key_slot(dv, u, &sl)))
+		size_t end;
+		int rc = exec_locality(dv, u, li, loc, 0, loc->n_lb_endpoints, &end);
+		loc->n_lb_endpoints = end;
+		if (rc)
 			return rc;
-		if (fixed && !sl)
-			continue; /* no rule of the unit matches this locality */
-		size_t n = loc->n_lb_endpoints, w = 0;
-		LbEndpoint **arr = loc->lb_endpoints;
-		for (size_t ei = 0; ei < n; ei++) {
-			r->ep = &arr[ei]->base;
-			r->ei = w;
-			r->dropped = false;
-			if (dv->skipped.used && save_slot(r->req, &dv->skipped, r->ep, false)) {
-				arr[w++] = arr[ei];
-				continue;
-			}
-			rc = exec_target(dv, u, sl, fixed);
-			if (rc) {
-				if (!(dv->skip && rc == EDS_E_RUNTIME)) {
-					/* keep the array consistent for whoever looks at it */
-					for (; ei < n; ei++)
-						arr[w++] = arr[ei];
-					loc->n_lb_endpoints = w;
-					return rc;
-				}
-				arr[w++] = (LbEndpoint *)restore_endpoint(dv);
-				eds_msg_touch(&loc->base);
-				eds_msg_touch(r->cla);
-				warn_skipped(dv);
-				continue;
-			}
-			if (r->dropped) {
-				r->changed = true;
-				eds_msg_touch(&loc->base);
-				eds_msg_touch(r->cla);
-				continue;
-			}
-			arr[w++] = arr[ei];
-		}
-		loc->n_lb_endpoints = w;
 	}
 	return EDS_OK;
 }
 
 /*
  * A unit of endpoint rules that write only their own endpoint and read no
- * other (eds_unit.split) may run the localities of a large CLA's second
- * half on another thread, with a run state and an arena of its own: each
- * locality sees exactly what it would in order.  Transform only, and not
+ * other (eds_unit.split) may run the second half of a large CLA's endpoints
+ * on another thread, with a run state and an arena of its own: each
+ * endpoint sees exactly what it would in order.  Transform only, and not
  * with skip_errors (whose saved endpoints and warnings are the run's); the
- * first error in locality order is the one reported, as in order.
+ * first error in endpoint order is the one reported, as in order.
+ *
+ * The middle usually falls inside a locality (often the only one).  Each
+ * thread then runs its part of that locality's endpoints; the second sees
+ * the locality through a copy, so that only this thread touches the CLA's,
+ * and the parts are joined once both are done.  An error in the second part
+ * names its endpoint's index after what the first part dropped: the second
+ * thread waits for that, and only to word the error.
  */
 size_t eds_rules_split_min = 20000;
 
@@ -422,63 +443,117 @@ struct half {
 	struct driver dv;
 	struct eds_diag d;
 	const struct eds_unit *u;
-	size_t from, to;
+	size_t li, ei;  /* from endpoint ei of locality li */
+	Locality copy;  /* locality li, as this thread sees it (when ei > 0) */
+	size_t end;     /* where this thread's endpoints of locality li end */
 	int rc;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool first_done; /* the first part of locality li ran... */
+	size_t first_end; /* ...and its endpoints end here */
 };
+
+static size_t half_ei(const struct eds_run *r, void *ctx)
+{
+	struct half *h = ctx;
+	if (!h->ei || r->li != h->li)
+		return r->ei;
+	pthread_mutex_lock(&h->mu);
+	while (!h->first_done)
+		pthread_cond_wait(&h->cv, &h->mu);
+	size_t first_end = h->first_end;
+	pthread_mutex_unlock(&h->mu);
+	return r->ei - h->ei + first_end;
+}
 
 static void *half_run(void *arg)
 {
 	struct half *h = arg;
-	h->rc = exec_localities(&h->dv, h->u, h->from, h->to);
+	Cla *cla = (Cla *)h->dv.r.cla;
+	h->rc = EDS_OK;
+	if (h->ei)
+		h->rc = exec_locality(&h->dv, h->u, h->li, &h->copy, h->ei, h->copy.n_lb_endpoints, &h->end);
+	if (!h->rc)
+		h->rc = exec_localities(&h->dv, h->u, h->li + (h->ei > 0), cla->n_endpoints);
 	return NULL;
 }
 
-/* The locality that starts the second half of the endpoints, or 0. */
-static size_t split_point(const Cla *cla)
+/* Where the second half of the endpoints starts: endpoint *ei of locality
+ * *li; false when the CLA is too small to split. */
+static bool split_point(const Cla *cla, size_t *li, size_t *ei)
 {
 	size_t total = 0, seen = 0;
 	for (size_t i = 0; i < cla->n_endpoints; i++)
 		total += cla->endpoints[i]->n_lb_endpoints;
 	if (total < eds_rules_split_min)
-		return 0;
+		return false;
 	for (size_t i = 0; i < cla->n_endpoints; i++) {
-		if (seen >= total / 2 && seen)
-			return i;
-		seen += cla->endpoints[i]->n_lb_endpoints;
+		size_t n = cla->endpoints[i]->n_lb_endpoints;
+		if (seen + n > total / 2) {
+			*li = i;
+			*ei = total / 2 - seen;
+			return true;
+		}
+		seen += n;
 	}
-	return 0;
+	return false;
 }
 
-static int exec_split(struct driver *dv, const struct eds_unit *u, size_t mid)
+static int exec_split(struct driver *dv, const struct eds_unit *u, size_t li, size_t ei)
 {
 	struct eds_run *r = &dv->r;
-	size_t n = ((Cla *)r->cla)->n_endpoints;
+	Cla *cla = (Cla *)r->cla;
+	Locality *loc = cla->endpoints[li];
 	struct half *h = calloc(1, sizeof *h);
 	if (!h)
-		return exec_localities(dv, u, 0, n);
+		return exec_localities(dv, u, 0, cla->n_endpoints);
 	h->u = u;
-	h->from = mid;
-	h->to = n;
+	h->li = li;
+	h->ei = ei;
+	h->copy = *loc;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
 	/* (an arena large from the start: huge pages, see arena.c) */
 	h->dv.r = (struct eds_run){ .p = r->p, .req = eds_arena_new((size_t)4 << 20), .opts = r->opts,
-				    .d = &h->d, .cla = r->cla };
+				    .d = &h->d, .cla = r->cla, .ei_of = half_ei, .ei_ctx = h, .shared = r->shared };
 	if (r->p->nregex)
 		h->dv.r.rcache = eds_arena_zalloc(h->dv.r.req, r->p->nregex * sizeof *h->dv.r.rcache);
 	/* Both halves touch the CLA when they write: touched now, they only read it. */
 	eds_msg_touch(r->cla);
+	int rc;
 	if (pthread_create(&h->thread, NULL, half_run, h) != 0) {
-		eds_arena_free(h->dv.r.req);
-		free(h);
-		return exec_localities(dv, u, 0, n);
+		rc = exec_localities(dv, u, 0, cla->n_endpoints);
+		goto done;
 	}
-	int rc = exec_localities(dv, u, 0, mid);
+	rc = exec_localities(dv, u, 0, li);
+	size_t first_end = ei;
+	if (ei && !rc)
+		rc = exec_locality(dv, u, li, loc, 0, ei, &first_end);
+	pthread_mutex_lock(&h->mu);
+	h->first_done = true;
+	h->first_end = first_end;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
 	pthread_join(h->thread, NULL);
+	if (ei) {
+		size_t n2 = h->end - ei;
+		memmove(loc->lb_endpoints + first_end, loc->lb_endpoints + ei, n2 * sizeof *loc->lb_endpoints);
+		loc->n_lb_endpoints = first_end + n2;
+		if (h->copy.base.unknown_fields != loc->base.unknown_fields)
+			eds_msg_touch(&loc->base); /* the other thread touched its copy */
+	}
 	eds_arena_adopt(r->req, h->dv.r.req);
+	h->dv.r.req = NULL;
 	r->changed |= h->dv.r.changed;
 	if (!rc && h->rc) {
 		*r->d = h->d;
 		rc = h->rc;
 	}
+done:
+	if (h->dv.r.req)
+		eds_arena_free(h->dv.r.req);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
 	free(h);
 	return rc;
 }
@@ -488,13 +563,13 @@ static int exec_unit(struct driver *dv, const struct eds_unit *u)
 	struct eds_run *r = &dv->r;
 	Cla *cla = (Cla *)r->cla;
 	int rc;
-	size_t mid;
+	size_t li, ei;
 	if (u->scope == EDS_LV_CLA) {
 		r->loc = r->ep = NULL;
 		return exec_target(dv, u, NULL, false);
 	}
-	if (u->split && !dv->skip && r->opts && r->opts->mode == EDS_RUN_TRANSFORM && (mid = split_point(cla)))
-		rc = exec_split(dv, u, mid);
+	if (u->split && !dv->skip && r->opts && r->opts->mode == EDS_RUN_TRANSFORM && split_point(cla, &li, &ei))
+		rc = exec_split(dv, u, li, ei);
 	else
 		rc = exec_localities(dv, u, 0, cla->n_endpoints);
 	r->loc = r->ep = NULL;
@@ -525,6 +600,7 @@ static int run(const struct eds_program *p, ProtobufCMessage *cla, struct eds_ar
 	if (p->nregex)
 		r->rcache = eds_arena_zalloc(req, p->nregex * sizeof *r->rcache);
 	int rc = EDS_OK;
+	r->shared = eds_shared_new(p, ((Cla *)cla)->n_endpoints);
 	if (use_index) {
 		for (size_t i = 0; i < p->nunits && !rc; i++)
 			rc = exec_unit(&dv, &p->units[i]);
@@ -534,6 +610,8 @@ static int run(const struct eds_program *p, ProtobufCMessage *cla, struct eds_ar
 			rc = exec_unit(&dv, &u);
 		}
 	}
+	eds_shared_free(r->shared);
+	r->shared = NULL;
 	if (changed)
 		*changed = r->changed;
 	return rc;
