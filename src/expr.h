@@ -373,7 +373,6 @@ struct eds_hoist {
  * its second thread.  NULL: nothing is shared. */
 struct eds_shared *eds_shared_new(const struct eds_program *p, size_t nloc);
 void eds_shared_free(struct eds_shared *s);
-extern bool eds_rules_share; /* false: never share (fuzz_eval compares) */
 
 struct eds_run {
 	const struct eds_program *p;

@@ -64,6 +64,11 @@ struct eds_run_opts {
  * second half of the localities on a second thread (fuzz_eval lowers it). */
 extern size_t eds_rules_split_min;
 
+/* A set whose value is the same for a locality's endpoints, into those
+ * without metadata, gives them one shared Metadata (false: each its own;
+ * fuzz_eval compares the two). */
+extern bool eds_rules_share;
+
 /* cla is an Envoy__Config__Endpoint__V3__ClusterLoadAssignment. */
 int eds_rules_run(const struct eds_program *p, ProtobufCMessage *cla, struct eds_arena *req,
 		  const struct eds_run_opts *opts, bool *changed, struct eds_diag *d);

@@ -250,10 +250,13 @@ PY
 	j = b.index(b"\x0810.0.3.9\x18") + 8
 	one = bytearray(b); one[i] = 0xFF; open("bad1.binpb", "wb").write(one)
 	two = bytearray(one); two[j] = 0xFE; open("bad2.binpb", "wb").write(two)
-	open("cut.binpb", "wb").write(b[:len(b) - 1000])
-	open("offsets", "w").write("%d %d\n" % (i, j))
+	# the last endpoint's length (5 tags before its address) past its locality's end
+	k = b.index(b"\x0c10.0.187.127\x18") - 9
+	assert b[k] == 0x12
+	cut = bytearray(b); cut[k + 1] = 0x7F; open("cut.binpb", "wb").write(cut)
+	open("offsets", "w").write("%d %d %d\n" % (i, j, k))
 	PY
-	read -r off1 off2 <offsets
+	read -r off1 off2 off3 <offsets
 	run -4 edsmod --to json bad1.binpb
 	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad1.binpb: byte $off1 (endpoints[1].lb_endpoints[20487].endpoint.address.socket_address.address)"
 	run -4 edsmod --to json bad2.binpb
@@ -290,6 +293,106 @@ PY
 	run -6 edsmod -e 'assert address != "10.2.30.1" and address != "10.0.3.9", "found"' big.binpb
 	[[ "$output" == *"endpoints[0].lb_endpoints[777] (10.0.3.9:8080)"* ]]
 	[[ "$output" != *"endpoints[2]"* ]]
+}
+
+# The usual shape of a large Envoy Gateway cluster is one locality: the rules
+# split inside it (src/rules.c, exec_split), and a set whose value is the
+# same for the locality's endpoints gives those without metadata one shared
+# Metadata, copied before any rule writes through it (src/expr_eval.c,
+# unshare).  An error in the second thread's part names the endpoint's index
+# after what the first part dropped.
+@test "a large CLA of one locality: rules on two threads, shared metadata, the first error's index" {
+	big_cla 1 24000 >big.json
+	edsmod --to binary big.json >big.binpb
+	run -0 --separate-stderr edsmod --to json --compact big.binpb \
+		-e 'address =~ "[.]7$" { drop }' \
+		-e 'set metadata["t"].where = region + "/" + cluster' \
+		-e 'address =~ "[.]9$" { set metadata["t"].extra = address }' \
+		-e 'address =~ "[.]3$" { del metadata["t"].where }' \
+		-e 'address =~ "[.]5$" { set metadata["t"] = {"fresh": 1} }' \
+		-e 'address =~ "[.]6$" { del metadata["t"] }'
+	printf '%s\n' "$output" >out.json
+	/usr/bin/python3 - <<-'PY'
+	import json
+	c = json.load(open("out.json"))
+	got = c["endpoints"][0]["lbEndpoints"]
+	want = [i for i in range(24000) if i % 256 != 7]
+	assert len(got) == len(want), (len(got), len(want))
+	for i, e in zip(want, got):
+	    a = "10.0.%d.%d" % (i // 256 % 256, i % 256)
+	    assert e["endpoint"]["address"]["socketAddress"]["address"] == a, (i, e)
+	    t = {"where": "r0/big"}
+	    last = i % 256
+	    if last == 9:
+	        t["extra"] = a
+	    elif last == 3:
+	        t = {}
+	    elif last == 5:
+	        t = {"fresh": 1}
+	    fm = e.get("metadata", {}).get("filterMetadata", {})
+	    if last == 6:
+	        assert fm == {}, (i, e)
+	    else:
+	        assert fm == {"t": t}, (i, e)
+	PY
+	# endpoint 15361 (10.0.60.1) is in the second thread's part; 60 dropped before it
+	rule='address =~ "[.]7$" or address == "10.0.60.1" or address == "10.0.3.9" { assert address != "10.0.60.1" and address != "10.0.3.9", "found"; drop }'
+	run -6 edsmod -e "${rule/ or address == \"10.0.3.9\"/}" big.binpb
+	[[ "$output" == *"endpoints[0].lb_endpoints[15301] (10.0.60.1:8080)"*"found"* ]]
+	# endpoint 777 (10.0.3.9) is in the first part: its error is the one reported
+	run -6 edsmod -e "$rule" big.binpb
+	[[ "$output" == *"endpoints[0].lb_endpoints[773] (10.0.3.9:8080)"* ]]
+	[[ "$output" != *"15301"* ]]
+}
+
+# Decoding ahead starts inside the locality the middle falls in.
+@test "a large binary CLA of one locality decodes the same, and reports the same first error, from either half" {
+	big_cla 1 48000 >big.json
+	edsmod --to binary big.json >big.binpb
+	[ "$(stat -c %s big.binpb)" -gt $((1024 * 1024)) ]
+	edsmod --to json big.binpb >back.json
+	edsmod --to binary back.json >back.binpb
+	cmp back.binpb big.binpb
+	/usr/bin/python3 - <<-'PY'
+	b = open("big.binpb", "rb").read()
+	i = b.index(b"\x0a10.0.150.7\x18") + 10
+	j = b.index(b"\x0810.0.3.9\x18") + 8
+	one = bytearray(b); one[i] = 0xFF; open("bad1.binpb", "wb").write(one)
+	two = bytearray(one); two[j] = 0xFE; open("bad2.binpb", "wb").write(two)
+	# the last endpoint's length (5 tags before its address) past its locality's end
+	k = b.index(b"\x0c10.0.187.127\x18") - 9
+	assert b[k] == 0x12
+	cut = bytearray(b); cut[k + 1] = 0x7F; open("cut.binpb", "wb").write(cut)
+	open("offsets", "w").write("%d %d %d\n" % (i, j, k))
+	PY
+	read -r off1 off2 off3 <offsets
+	run -4 edsmod --to json bad1.binpb
+	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad1.binpb: byte $off1 (endpoints[0].lb_endpoints[38407].endpoint.address.socket_address.address)"
+	run -4 edsmod --to json bad2.binpb
+	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad2.binpb: byte $off2 (endpoints[0].lb_endpoints[777].endpoint.address.socket_address.address)"
+	run -4 edsmod --to json cut.binpb
+	assert_output "edsmod: error: field \"lb_endpoints\" runs past the end of its message (truncated input?) at cut.binpb: byte $off3 (endpoints[0].lb_endpoints[47999])"
+}
+
+# The two parts of the validation run on two threads (cmd/transform.c): the
+# errors come in the order one thread gives, every message's own fields first.
+@test "a large CLA: errors from both parts of the validation, in order" {
+	big_cla 1 12000 >big.json
+	edsmod --to binary big.json >big.binpb
+	[ "$(stat -c %s big.binpb)" -gt $((256 * 1024)) ]
+	rules=(-e 'address == "10.0.1.1" { set address = "backend.internal" }'
+	       -e 'address == "10.0.46.17" { set metadata[""].k = 1 }')
+	run -7 --separate-stderr edsmod "${rules[@]}" big.binpb
+	assert_output ""
+	mapfile -t lines <<<"$stderr"
+	[ "${#lines[@]}" = 3 ]
+	[[ "${lines[0]}" == *"[map-key-empty] at big.binpb (endpoints[0].lb_endpoints[11793].metadata.filter_metadata[\"\"])" ]]
+	[[ "${lines[1]}" == *"[ip-literal] at big.binpb (endpoints[0].lb_endpoints[257].endpoint.address.socket_address.address)" ]]
+	[[ "${lines[2]}" == *"not a valid ClusterLoadAssignment (2 errors); nothing written"* ]]
+	# the same order as the check command's, which runs them one after the other
+	edsmod --no-validate "${rules[@]}" big.binpb >bad.binpb
+	run -1 edsmod check bad.binpb
+	[[ "$output" == *"[map-key-empty]"*"[ip-literal]"* ]]
 }
 
 # A file of 1 MiB or more is mapped (cmd/cli.c): strace holds edsmod just

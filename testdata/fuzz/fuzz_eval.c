@@ -11,9 +11,10 @@
  * same input decoded with its spans, run through the same rules and encoded
  * with the spans of unchanged messages copied (codec.h) must be the same
  * message: a span a rule left stale would show here.  That second run also
- * splits every CLA of two localities or more between two threads
- * (eds_rules_split_min, 20,000 endpoints in edsmod): same verdict, same
- * first error, same result.
+ * splits every CLA of two endpoints or more between two threads
+ * (eds_rules_split_min, 20,000 endpoints in edsmod) and shares the
+ * Metadata a per-locality set builds between endpoints (eds_rules_share),
+ * which the first run does not: same verdict, same first error, same result.
  */
 #include "check.h"
 #include "fuzz_common.h"
@@ -63,10 +64,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct eds_run_opts ro2 = ro;
 	ro2.findings = &findings2;
 	struct eds_diag d2 = { 0 };
-	eds_rules_split_min = 1; /* every CLA of two localities or more runs on two threads */
+	eds_rules_split_min = 1; /* every CLA of two endpoints or more runs on two threads */
 	int rc2 = eds_rules_run(prog, cla2, a, &ro2, NULL, &d2);
 	eds_rules_split_min = SIZE_MAX;
+	eds_rules_share = false;
 	int rc = eds_rules_run(prog, cla, a, &ro, &changed, &d);
+	eds_rules_share = true;
 	if (rc != rc2)
 		fz_fail("rules on the CLA decoded with spans (two threads) return %d, without %d", rc2, rc);
 	if (rc && (strcmp(d.msg, d2.msg) || strcmp(d.path, d2.path)))
