@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,7 @@ static const struct rule rules[] = {
 };
 
 #define PLAN_SLOTS 128 /* a power of two above the ~60 message types of the closure */
+#define PLAN_POOL 64   /* plans built in one check (a CLA visits a dozen types) */
 #define PLAN_ROWS 8
 #define PLAN_STEPS 24 /* fields walk looks at; a type with more is walked field by field */
 
@@ -196,8 +198,11 @@ struct ctx {
 	const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla;
 	struct site *sites;
 	size_t nsites, next_site;
+	const ProtobufCMessage *memo; /* a Metadata just visited without findings */
 	struct plan scratch;
-	struct plan plans[PLAN_SLOTS];
+	struct plan *plans[PLAN_SLOTS];
+	size_t nplans;
+	struct plan pool[PLAN_POOL]; /* (last: left uninitialized until used) */
 };
 
 __attribute__((format(printf, 5, 6)))
@@ -371,11 +376,12 @@ static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescript
 	struct plan *p = NULL;
 
 	for (unsigned probe = 0; probe < PLAN_SLOTS; probe++) {
-		struct plan *s = &c->plans[(h + probe) & (PLAN_SLOTS - 1)];
-		if (s->desc == desc)
-			return s;
-		if (!s->desc) {
-			p = s;
+		struct plan **s = &c->plans[(h + probe) & (PLAN_SLOTS - 1)];
+		if (*s && (*s)->desc == desc)
+			return *s;
+		if (!*s) {
+			if (c->nplans < PLAN_POOL)
+				p = *s = &c->pool[c->nplans++];
 			break;
 		}
 	}
@@ -653,12 +659,19 @@ static void walk(struct ctx *c, const ProtobufCMessage *m, const struct plan *p)
 
 static void visit(struct ctx *c, const ProtobufCMessage *m)
 {
+	/* Endpoints may share one Metadata (rules do, expr_eval.c): what it
+	 * holds was checked at the first of them, here just before. */
+	if (m == c->memo)
+		return;
 	const struct plan *p = get_plan(c, m->descriptor);
+	size_t before = c->out->n;
 	if (p->wkt == EDS_WKT_DURATION)
 		check_duration(c, (const Google__Protobuf__Duration *)m);
 	else if (p->wkt == EDS_WKT_NONE)
 		walk(c, m, p);
 	/* Any, Struct, Value, wrappers, Empty: no rules apply inside */
+	if (m->descriptor == &envoy__config__core__v3__metadata__descriptor && c->out->n == before)
+		c->memo = m;
 }
 
 /* The deprecated check and the visits of one field of m. */
@@ -1391,11 +1404,12 @@ static void check_semantics(struct ctx *c, const Cla *cla)
 size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *opts,
 		     struct eds_diags *findings)
 {
-	struct ctx *c = calloc(1, sizeof *c);
+	struct ctx *c = malloc(sizeof *c);
 	size_t nerr;
 
 	if (!c)
 		abort();
+	memset(c, 0, offsetof(struct ctx, pool));
 	unsigned parts = opts && opts->parts ? opts->parts : EDS_CHECK_FIELDS | EDS_CHECK_SEMANTICS;
 	c->grpc = opts && opts->grpc;
 	c->out = findings;
