@@ -83,6 +83,18 @@ static inline void eds_msg_touch(ProtobufCMessage *m)
 		m->unknown_fields = NULL;
 }
 
+/* A span is packed into the unknown_fields pointer: the address of the
+ * bytes in the low 48 bits, their length in the high 16 (codec_bin.c). */
+#define EDS_SPAN_ADDR_BITS 48
+
+/* How many input bytes m's span covers; 0 when it has none. */
+static inline size_t eds_msg_span_len(const ProtobufCMessage *m)
+{
+	if (!m->n_unknown_fields && m->unknown_fields)
+		return (uintptr_t)m->unknown_fields >> EDS_SPAN_ADDR_BITS;
+	return 0;
+}
+
 typedef int eds_decode_fn(const ProtobufCMessageDescriptor *desc, const struct eds_src *src,
 			  struct eds_arena *arena, const struct eds_limits *lim,
 			  ProtobufCMessage **out, struct eds_diag *d);

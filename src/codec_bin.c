@@ -424,9 +424,7 @@ static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsi
 }
 
 /* A tag or length over 5 bytes, of field f (NULL: unknown). */
-/* A span is packed into the unknown_fields pointer: the address of the
- * bytes in the low 48 bits, their length in the high 16. */
-#define SPAN_ADDR_BITS 48
+#define SPAN_ADDR_BITS EDS_SPAN_ADDR_BITS /* (codec.h) */
 #define SPAN_MAX ((size_t)0xFFFF)
 
 static void set_span(ProtobufCMessage *m, const uint8_t *p, size_t len, bool merged)

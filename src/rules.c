@@ -478,23 +478,36 @@ static void *half_run(void *arg)
 	return NULL;
 }
 
-/* Where the second half of the endpoints starts: endpoint *ei of locality
- * *li; false when the CLA is too small to split. */
+/* An endpoint's share of the work: its size in the input when it was
+ * decoded from binary (metadata and hostnames make more to do), else 1. */
+static size_t weight(const LbEndpoint *ep)
+{
+	return 16 + eds_msg_span_len(&ep->base);
+}
+
+/* Where the second half of the work starts: endpoint *ei of locality *li;
+ * false when the CLA is too small to split. */
 static bool split_point(const Cla *cla, size_t *li, size_t *ei)
 {
-	size_t total = 0, seen = 0;
-	for (size_t i = 0; i < cla->n_endpoints; i++)
-		total += cla->endpoints[i]->n_lb_endpoints;
-	if (total < eds_rules_split_min)
+	size_t n = 0, total = 0, seen = 0;
+	for (size_t i = 0; i < cla->n_endpoints; i++) {
+		const Locality *l = cla->endpoints[i];
+		n += l->n_lb_endpoints;
+		for (size_t j = 0; j < l->n_lb_endpoints; j++)
+			total += weight(l->lb_endpoints[j]);
+	}
+	if (n < eds_rules_split_min)
 		return false;
 	for (size_t i = 0; i < cla->n_endpoints; i++) {
-		size_t n = cla->endpoints[i]->n_lb_endpoints;
-		if (seen + n > total / 2) {
-			*li = i;
-			*ei = total / 2 - seen;
-			return true;
+		const Locality *l = cla->endpoints[i];
+		for (size_t j = 0; j < l->n_lb_endpoints; j++) {
+			if (seen >= total / 2 && (i || j)) {
+				*li = i;
+				*ei = j;
+				return true;
+			}
+			seen += weight(l->lb_endpoints[j]);
 		}
-		seen += n;
 	}
 	return false;
 }

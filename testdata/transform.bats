@@ -250,13 +250,10 @@ PY
 	j = b.index(b"\x0810.0.3.9\x18") + 8
 	one = bytearray(b); one[i] = 0xFF; open("bad1.binpb", "wb").write(one)
 	two = bytearray(one); two[j] = 0xFE; open("bad2.binpb", "wb").write(two)
-	# the last endpoint's length (5 tags before its address) past its locality's end
-	k = b.index(b"\x0c10.0.187.127\x18") - 9
-	assert b[k] == 0x12
-	cut = bytearray(b); cut[k + 1] = 0x7F; open("cut.binpb", "wb").write(cut)
-	open("offsets", "w").write("%d %d %d\n" % (i, j, k))
+	open("cut.binpb", "wb").write(b[:len(b) - 1000])
+	open("offsets", "w").write("%d %d\n" % (i, j))
 	PY
-	read -r off1 off2 off3 <offsets
+	read -r off1 off2 <offsets
 	run -4 edsmod --to json bad1.binpb
 	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad1.binpb: byte $off1 (endpoints[1].lb_endpoints[20487].endpoint.address.socket_address.address)"
 	run -4 edsmod --to json bad2.binpb
