@@ -183,6 +183,12 @@ static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	return EDS_OK;
 }
 
+static void *free_arena(void *arena)
+{
+	eds_arena_free(arena);
+	return NULL;
+}
+
 /* Decode, run, validate and encode one input (every CLA in it), appending to out. */
 static int one(struct transform *t, const struct eds_src *src, struct eds_arena *arena,
 	       struct eds_buf *out, enum eds_format *to_used)
@@ -346,7 +352,8 @@ int cmd_transform(int argc, char **argv)
 				first_to = to;
 		}
 		eds_cli_unread(data);
-		eds_arena_reset(arena);
+		if (t.in_place || i + 1 < nfiles)
+			eds_arena_reset(arena); /* (the last is freed while the output is written) */
 		if (r) {
 			nfailed++;
 			if (!rc)
@@ -358,6 +365,13 @@ int cmd_transform(int argc, char **argv)
 	if (t.in_place && nfailed && nfiles > 1)
 		eds_cli_renderf(stderr, EDS_SEV_ERROR, "%d of %d files failed and were left unchanged",
 				nfailed, nfiles);
+	/* Giving back a large input's tree takes milliseconds: another thread
+	 * does it while the output is written. */
+	pthread_t reaper;
+	bool reaping = pthread_create(&reaper, NULL, free_arena, arena) == 0;
+	if (!reaping)
+		eds_arena_free(arena);
+	arena = NULL;
 	if (!rc && !t.in_place) {
 		if (t.out_path && strcmp(t.out_path, "-") != 0)
 			rc = eds_cli_write_atomic(t.out_path, out.data, out.len, &d);
@@ -366,6 +380,8 @@ int cmd_transform(int argc, char **argv)
 		if (rc)
 			eds_cli_render(stderr, &d);
 	}
+	if (reaping)
+		pthread_join(reaper, NULL);
 free_all:
 	eds_buf_release(&out);
 	eds_arena_free(arena);
