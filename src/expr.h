@@ -270,8 +270,9 @@ struct eds_action {
 	bool per_locality; /* SET in an endpoint rule: the value depends only on the
 			    * locality and the CLA, which the rule never writes, so
 			    * it is computed once per locality */
-	bool shares_meta;  /* per_locality, into the endpoint's metadata: endpoints
-			    * without metadata may share the one it builds */
+	bool shares_meta;  /* per_locality or a literal, into the endpoint's
+			    * metadata: endpoints without metadata may share the
+			    * one it builds (the value is cached like a hoisted one) */
 };
 
 struct eds_rule {

@@ -1075,7 +1075,8 @@ static void mark_per_locality(struct eds_rule *r)
 		const struct eds_bpath *bp = a->kind == EDS_A_SET ? a->target->path : NULL;
 		a->per_locality = a->kind == EDS_A_SET && a->expr->kind != EDS_N_LIT &&
 				  node_level(a->expr, cap_level) <= EDS_LV_LOC;
-		a->shares_meta = a->per_locality && !bp->virt && bp->nsteps >= 2 &&
+		a->shares_meta = (a->per_locality || (bp && a->expr->kind == EDS_N_LIT)) && !bp->virt &&
+				 bp->nsteps >= 2 &&
 				 bp->steps[0].kind == EDS_ST_FIELD &&
 				 bp->steps[0].f->descriptor == &envoy__config__core__v3__metadata__descriptor;
 	}

@@ -894,8 +894,8 @@ bool eds_val_equal(const struct eds_val *a, const struct eds_val *b)
  * shared Metadata is never changed in place: a walk to write through one
  * first gives its endpoint a copy of its own (unshare).  The table of
  * shared ones serves a run and its second thread, so it takes atomic slots;
- * it has room for every (action, locality) of both threads, and when it is
- * full nothing more is shared.
+ * it has room for a few actions per locality on both threads (sized for
+ * the usual case, not a bound), and when it is full nothing more is shared.
  */
 bool eds_rules_share = true;
 
@@ -908,7 +908,7 @@ struct eds_shared *eds_shared_new(const struct eds_program *p, size_t nloc)
 {
 	if (!eds_rules_share || !p->nshares)
 		return NULL;
-	size_t want = 4 * p->nshares * (nloc + 1), size = 64;
+	size_t want = 8 * (nloc + 1) * (p->nshares < 4 ? p->nshares : 4), size = 64;
 	while (size < want && size < ((size_t)1 << 20))
 		size *= 2;
 	struct eds_shared *s = malloc(sizeof *s + size * sizeof s->slot[0]);
@@ -2129,7 +2129,7 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 	case EDS_A_SET: {
 		struct eds_val v;
 		struct eds_hoist *h = NULL;
-		if (a->per_locality && r->ep) {
+		if ((a->per_locality || a->shares_meta) && r->ep) {
 			h = &r->hoist[((uintptr_t)a / sizeof *a) % (sizeof r->hoist / sizeof *r->hoist)];
 			if (h->a == a && h->loc == r->loc)
 				return write_hoisted(r, a, h);

@@ -478,8 +478,8 @@ static void *half_run(void *arg)
 	return NULL;
 }
 
-/* An endpoint's share of the work: its size in the input when it was
- * decoded from binary (metadata and hostnames make more to do), else 1. */
+/* An endpoint's share of the work: 16, plus its size in the input when it
+ * was decoded from binary (metadata and hostnames make more to do). */
 static size_t weight(const LbEndpoint *ep)
 {
 	return 16 + eds_msg_span_len(&ep->base);

@@ -303,11 +303,13 @@ PY
 	edsmod --to binary big.json >big.binpb
 	run -0 --separate-stderr edsmod --to json --compact big.binpb \
 		-e 'address =~ "[.]7$" { drop }' \
+		-e 'address =~ "[.]1.$" { set metadata["lit"] = {"v": "x"} }' \
 		-e 'set metadata["t"].where = region + "/" + cluster' \
 		-e 'address =~ "[.]9$" { set metadata["t"].extra = address }' \
 		-e 'address =~ "[.]3$" { del metadata["t"].where }' \
 		-e 'address =~ "[.]5$" { set metadata["t"] = {"fresh": 1} }' \
-		-e 'address =~ "[.]6$" { del metadata["t"] }'
+		-e 'address =~ "[.]6$" { del metadata["t"] }' \
+		-e 'address =~ "[.]9$" { set metadata["lit"].w = 1 }'
 	printf '%s\n' "$output" >out.json
 	/usr/bin/python3 - <<-'PY'
 	import json
@@ -327,10 +329,12 @@ PY
 	    elif last == 5:
 	        t = {"fresh": 1}
 	    fm = e.get("metadata", {}).get("filterMetadata", {})
-	    if last == 6:
-	        assert fm == {}, (i, e)
-	    else:
-	        assert fm == {"t": t}, (i, e)
+	    want = {} if last == 6 else {"t": t}
+	    if 10 <= last <= 19:
+	        want["lit"] = {"v": "x"}
+	    if last == 9:
+	        want["lit"] = dict(want.get("lit", {}), w=1)
+	    assert fm == want, (i, e, want)
 	PY
 	# endpoint 15361 (10.0.60.1) is in the second thread's part; 60 dropped before it
 	rule='address =~ "[.]7$" or address == "10.0.60.1" or address == "10.0.3.9" { assert address != "10.0.60.1" and address != "10.0.3.9", "found"; drop }'
