@@ -58,20 +58,18 @@ static inline size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *
 	return 0;
 }
 
-static unsigned wire_type_for(ProtobufCType t)
+static const uint8_t wire_types[] = {
+	[PROTOBUF_C_TYPE_INT32] = 0, [PROTOBUF_C_TYPE_SINT32] = 0, [PROTOBUF_C_TYPE_UINT32] = 0,
+	[PROTOBUF_C_TYPE_INT64] = 0, [PROTOBUF_C_TYPE_SINT64] = 0, [PROTOBUF_C_TYPE_UINT64] = 0,
+	[PROTOBUF_C_TYPE_BOOL] = 0, [PROTOBUF_C_TYPE_ENUM] = 0,
+	[PROTOBUF_C_TYPE_FIXED64] = 1, [PROTOBUF_C_TYPE_SFIXED64] = 1, [PROTOBUF_C_TYPE_DOUBLE] = 1,
+	[PROTOBUF_C_TYPE_FIXED32] = 5, [PROTOBUF_C_TYPE_SFIXED32] = 5, [PROTOBUF_C_TYPE_FLOAT] = 5,
+	[PROTOBUF_C_TYPE_STRING] = 2, [PROTOBUF_C_TYPE_BYTES] = 2, [PROTOBUF_C_TYPE_MESSAGE] = 2,
+};
+
+static inline unsigned wire_type_for(ProtobufCType t)
 {
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_BOOL: case PROTOBUF_C_TYPE_ENUM:
-		return 0;
-	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return 1;
-	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
-		return 5;
-	default:
-		return 2;
-	}
+	return (unsigned)t < sizeof wire_types ? wire_types[t] : 2;
 }
 
 /* Size of one element of a repeated field's array (protobuf-c's layout). */
@@ -238,18 +236,11 @@ static void *grow(struct dec *x, void *arr, size_t n, size_t add, size_t elt)
 	return a;
 }
 
-static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *desc,
-						  uint32_t num, unsigned *hint)
+static const ProtobufCFieldDescriptor *find_field_search(const ProtobufCMessageDescriptor *desc,
+							 uint32_t num, unsigned *hint)
 {
 	const ProtobufCFieldDescriptor *fs = desc->fields;
-	unsigned h = *hint, n = desc->n_fields;
-	/* Fields mostly come in field-number order: try where the last one was, and the next. */
-	if (h < n && fs[h].id == num)
-		return &fs[h];
-	if (h + 1 < n && fs[h + 1].id == num) {
-		*hint = h + 1;
-		return &fs[h + 1];
-	}
+	unsigned n = desc->n_fields;
 	unsigned lo = 0, hi = n;
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
@@ -263,6 +254,21 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 		return &fs[lo];
 	}
 	return NULL;
+}
+
+static inline const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *desc,
+							 uint32_t num, unsigned *hint)
+{
+	const ProtobufCFieldDescriptor *fs = desc->fields;
+	unsigned h = *hint, n = desc->n_fields;
+	/* Fields mostly come in field-number order: try where the last one was, and the next. */
+	if (h < n && fs[h].id == num)
+		return &fs[h];
+	if (h + 1 < n && fs[h + 1].id == num) {
+		*hint = h + 1;
+		return &fs[h + 1];
+	}
+	return find_field_search(desc, num, hint);
 }
 
 /* True when all n bytes are ASCII and none is NUL (the usual string). */
@@ -282,7 +288,7 @@ static inline bool plain_ascii(const uint8_t *p, size_t n)
 	return true;
 }
 
-static void store_varint(void *dst, ProtobufCType t, uint64_t v)
+static inline void store_varint(void *dst, ProtobufCType t, uint64_t v)
 {
 	switch (t) {
 	case PROTOBUF_C_TYPE_SINT32: {
