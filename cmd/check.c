@@ -4,6 +4,7 @@
  * --strict), and the usual codes for bad rules or unreadable input.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +160,21 @@ struct cctx {
 	int bad_input;
 };
 
+/* The check's second part, on a thread of its own (a large input). */
+struct semantics {
+	pthread_t thread;
+	const ProtobufCMessage *cla;
+	struct eds_check_opts co;
+	struct eds_diags f;
+};
+
+static void *semantics_run(void *arg)
+{
+	struct semantics *s = arg;
+	eds_check_cla(s->cla, &s->co, &s->f);
+	return NULL;
+}
+
 /* Envoy's constraints and the assertions, on one CLA of the input. */
 static int check_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 {
@@ -172,7 +188,19 @@ static int check_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 		return EDS_OK;
 	}
 	struct eds_diags f = { 0 };
-	eds_check_cla(st->cla, c->co, &f);
+	struct eds_check_opts co = *c->co;
+	struct semantics sem = { .cla = st->cla, .co = co };
+	sem.co.parts = EDS_CHECK_SEMANTICS;
+	bool apart = c->src->len >= EDS_CLI_PARALLEL_CHECK_MIN &&
+		     pthread_create(&sem.thread, NULL, semantics_run, &sem) == 0;
+	co.parts = apart ? EDS_CHECK_FIELDS : 0;
+	eds_check_cla(st->cla, &co, &f);
+	if (apart) { /* joined before the rules, which may change the CLA */
+		pthread_join(sem.thread, NULL);
+		for (size_t k = 0; k < sem.f.n; k++)
+			*eds_diags_add(&f) = sem.f.v[k];
+		eds_diags_release(&sem.f);
+	}
 	if (c->prog) {
 		bool changed;
 		struct eds_run_opts ro = { .mode = EDS_RUN_CHECK, .findings = &f, .input = c->src };

@@ -16,6 +16,10 @@
 
 extern const char *eds_cli_prog; /* "edsmod" */
 
+/* From this input size on, the two parts of a CLA's check (check.h) run on
+ * threads of their own; below it a thread costs more than it saves. */
+#define EDS_CLI_PARALLEL_CHECK_MIN ((size_t)256 << 10)
+
 /* Read a whole file ("-" = stdin) into memory, at most max bytes (a large
  * regular file is mapped); on failure fills d (EDS_E_IO or EDS_E_LIMIT) and
  * returns its code. */

@@ -75,10 +75,8 @@ struct transform {
 /*
  * The validation of a large rewritten CLA runs on two more threads while
  * the container encodes it (all three only read the tree), one for each
- * part of the check; the output is kept only if it passes.  Below this
- * input size a thread costs more than it saves.
+ * part of the check; the output is kept only if it passes.
  */
-#define PARALLEL_CHECK_MIN ((size_t)256 << 10)
 
 struct vjob {
 	pthread_t thread;
@@ -161,7 +159,7 @@ static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	}
 	st->changed = changed;
 	if ((changed && !t->no_validate) || t->validate) {
-		if (changed && !st->place[0] && src->len >= PARALLEL_CHECK_MIN && !ts->pending) {
+		if (changed && !st->place[0] && src->len >= EDS_CLI_PARALLEL_CHECK_MIN && !ts->pending) {
 			ts->site = *st;
 			ts->pending = true;
 			for (int k = 0; k < 2; k++) {

@@ -61,7 +61,7 @@ struct eds_run_opts {
 };
 
 /* From this many endpoints on, a unit of endpoint-local rules runs the
- * second half of the localities on a second thread (fuzz_eval lowers it). */
+ * second half of the endpoints on a second thread (fuzz_eval lowers it). */
 extern size_t eds_rules_split_min;
 
 /* A set whose value is the same for a locality's endpoints, into those

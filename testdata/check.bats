@@ -391,3 +391,22 @@ PY
 	run -1 --separate-stderr sh -c '"$EDSMOD" check c.json - d.txtpb <a.txtpb'
 	[ "$(printf '%s\n' "${lines[@]}" | cut -d: -f1 | uniq | tr '\n' ' ')" = "c.json <stdin> " ]
 }
+
+# A large input has the two parts of its check run on two threads
+# (cmd/check.c): the findings come in the order one thread gives, every
+# message's own fields first, then Envoy's rules across the CLA, then the
+# assertions.
+@test "a large CLA: findings of both parts of the check, then the assertions, in order" {
+	big_cla 1 12000 >big.json
+	edsmod --to binary big.json >big.binpb
+	edsmod --no-validate --to binary -e 'address == "10.0.1.1" { set address = "backend.internal" }' \
+		-e 'address == "10.0.46.17" { set metadata[""].k = 1 }' big.binpb >bad.binpb
+	[ "$(stat -c %s bad.binpb)" -gt $((256 * 1024)) ]
+	run -1 --separate-stderr edsmod check -e 'assert address != "10.0.0.9"' bad.binpb
+	mapfile -t lines <<<"$output"
+	[ "${#lines[@]}" = 3 ]
+	[[ "${lines[0]}" == *"endpoints[0].lb_endpoints[11793].metadata.filter_metadata[\"\"]: error: "*"[map-key-empty]" ]]
+	[[ "${lines[1]}" == *"endpoints[0].lb_endpoints[257].endpoint.address.socket_address.address: error: "*"[ip-literal]" ]]
+	[[ "${lines[2]}" == *"endpoints[0].lb_endpoints[9]: error: assertion failed: "*"[assert]" ]]
+	[[ "$stderr" == *"3 errors"* ]]
+}

@@ -106,3 +106,17 @@ stop_server() {
 		return 1
 	fi
 }
+
+# big_cla LOCALITIES PER: a JSON CLA with localities r0, r1, ... of PER
+# endpoints each, endpoint i of locality l at 10.l.(i / 256).(i % 256):8080.
+big_cla() {
+	awk -v nl="$1" -v per="$2" 'BEGIN {
+		printf "{\"clusterName\": \"big\", \"endpoints\": [";
+		for (l = 0; l < nl; l++) {
+			printf "%s{\"locality\": {\"region\": \"r%d\"}, \"lbEndpoints\": [", l ? "," : "", l;
+			for (i = 0; i < per; i++)
+				printf "%s{\"endpoint\": {\"address\": {\"socketAddress\": {\"address\": \"10.%d.%d.%d\", \"portValue\": 8080}}}}",
+					i ? "," : "", l, int(i / 256) % 256, i % 256;
+			printf "]}" }
+		printf "], \"policy\": {\"overprovisioningFactor\": 140}}\n" }'
+}
