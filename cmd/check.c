@@ -191,7 +191,8 @@ static int check_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	struct eds_check_opts co = *c->co;
 	struct semantics sem = { .cla = st->cla, .co = co };
 	sem.co.parts = EDS_CHECK_SEMANTICS;
-	bool apart = c->src->len >= EDS_CLI_PARALLEL_CHECK_MIN &&
+	/* (a lone CLA: a large list of small ones would pay a thread each) */
+	bool apart = !st->place[0] && c->src->len >= EDS_CLI_PARALLEL_CHECK_MIN &&
 		     pthread_create(&sem.thread, NULL, semantics_run, &sem) == 0;
 	co.parts = apart ? EDS_CHECK_FIELDS : 0;
 	eds_check_cla(st->cla, &co, &f);
