@@ -4,7 +4,6 @@
  * --strict), and the usual codes for bad rules or unreadable input.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,21 +159,6 @@ struct cctx {
 	int bad_input;
 };
 
-/* The check's second part, on a thread of its own (a large input). */
-struct semantics {
-	pthread_t thread;
-	const ProtobufCMessage *cla;
-	struct eds_check_opts co;
-	struct eds_diags f;
-};
-
-static void *semantics_run(void *arg)
-{
-	struct semantics *s = arg;
-	eds_check_cla(s->cla, &s->co, &s->f);
-	return NULL;
-}
-
 /* Envoy's constraints and the assertions, on one CLA of the input. */
 static int check_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 {
@@ -189,19 +173,15 @@ static int check_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	}
 	struct eds_diags f = { 0 };
 	struct eds_check_opts co = *c->co;
-	struct semantics sem = { .cla = st->cla, .co = co };
-	sem.co.parts = EDS_CHECK_SEMANTICS;
 	/* (a lone CLA: a large list of small ones would pay a thread each) */
-	bool apart = !st->place[0] && c->src->len >= EDS_CLI_PARALLEL_CHECK_MIN &&
-		     pthread_create(&sem.thread, NULL, semantics_run, &sem) == 0;
+	bool apart = !st->place[0] && c->src->len >= EDS_CLI_PARALLEL_CHECK_MIN;
+	struct eds_cli_check_job sem;
+	if (apart)
+		eds_cli_check_start(&sem, st->cla, &co, EDS_CHECK_SEMANTICS);
 	co.parts = apart ? EDS_CHECK_FIELDS : 0;
 	eds_check_cla(st->cla, &co, &f);
-	if (apart) { /* joined before the rules, which may change the CLA */
-		pthread_join(sem.thread, NULL);
-		for (size_t k = 0; k < sem.f.n; k++)
-			*eds_diags_add(&f) = sem.f.v[k];
-		eds_diags_release(&sem.f);
-	}
+	if (apart) /* joined before the rules, which may change the CLA */
+		eds_cli_check_join(&sem, &f);
 	if (c->prog) {
 		bool changed;
 		struct eds_run_opts ro = { .mode = EDS_RUN_CHECK, .findings = &f, .input = c->src };

@@ -426,3 +426,31 @@ int eds_cli_limit_opt(struct eds_limits *lim, int opt, const char *arg)
 	*dst = (size_t)v;
 	return 1;
 }
+
+static void *check_run(void *arg)
+{
+	struct eds_cli_check_job *j = arg;
+	j->nerr = eds_check_cla(j->cla, &j->co, &j->f);
+	return NULL;
+}
+
+void eds_cli_check_start(struct eds_cli_check_job *j, const ProtobufCMessage *cla,
+			 const struct eds_check_opts *co, unsigned part)
+{
+	*j = (struct eds_cli_check_job){ .cla = cla, .co = *co };
+	j->co.parts = part;
+	j->started = pthread_create(&j->thread, NULL, check_run, j) == 0;
+	if (!j->started)
+		check_run(j);
+}
+
+size_t eds_cli_check_join(struct eds_cli_check_job *j, struct eds_diags *into)
+{
+	if (j->started)
+		pthread_join(j->thread, NULL);
+	for (size_t k = 0; k < j->f.n; k++)
+		*eds_diags_add(into) = j->f.v[k];
+	eds_diags_count(into);
+	eds_diags_release(&j->f);
+	return j->nerr;
+}

@@ -6,10 +6,12 @@
 #ifndef EDS_CLI_H
 #define EDS_CLI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "arena.h"
+#include "check.h"
 #include "codec.h"
 #include "diag.h"
 #include "rules.h"
@@ -19,6 +21,21 @@ extern const char *eds_cli_prog; /* "edsmod" */
 /* From this input size on, the two parts of a CLA's check (check.h) run on
  * threads of their own; below it a thread costs more than it saves. */
 #define EDS_CLI_PARALLEL_CHECK_MIN ((size_t)256 << 10)
+
+/* One part of eds_check_cla on a thread of its own (on this one when no
+ * thread starts).  The CLA must not change until it is joined. */
+struct eds_cli_check_job {
+	pthread_t thread;
+	bool started;
+	const ProtobufCMessage *cla;
+	struct eds_check_opts co;
+	struct eds_diags f;
+	size_t nerr;
+};
+void eds_cli_check_start(struct eds_cli_check_job *j, const ProtobufCMessage *cla,
+			 const struct eds_check_opts *co, unsigned part);
+/* Wait for it, append its findings to into (in order) and return its error count. */
+size_t eds_cli_check_join(struct eds_cli_check_job *j, struct eds_diags *into);
 
 /* Read a whole file ("-" = stdin) into memory, at most max bytes (a large
  * regular file is mapped); on failure fills d (EDS_E_IO or EDS_E_LIMIT) and

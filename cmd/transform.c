@@ -78,32 +78,15 @@ struct transform {
  * part of the check; the output is kept only if it passes.
  */
 
-struct vjob {
-	pthread_t thread;
-	bool started;
-	const ProtobufCMessage *cla;
-	unsigned part; /* EDS_CHECK_FIELDS or EDS_CHECK_SEMANTICS */
-	struct eds_diags f;
-	size_t nerr;
-};
-
 struct tsite {
 	struct transform *t;
 	const struct eds_src *src;
 	struct eds_arena *arena;
 	bool reported; /* the callback printed its own diagnostics */
 	bool pending;  /* the jobs run */
-	struct vjob job[2];
+	struct eds_cli_check_job job[2];
 	struct eds_site site; /* a copy: a lone CLA's, which needs no container */
 };
-
-static void *vjob_run(void *arg)
-{
-	struct vjob *j = arg;
-	struct eds_check_opts co = { .parts = j->part };
-	j->nerr = eds_check_cla(j->cla, &co, &j->f);
-	return NULL;
-}
 
 /* Print the errors of an invalid CLA (f holds nerr of them) and the verdict. */
 static int report_invalid(struct tsite *ts, struct eds_site *st, bool changed, struct eds_diags *f, size_t nerr)
@@ -160,15 +143,11 @@ static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	st->changed = changed;
 	if ((changed && !t->no_validate) || t->validate) {
 		if (changed && !st->place[0] && src->len >= EDS_CLI_PARALLEL_CHECK_MIN && !ts->pending) {
+			struct eds_check_opts co = { 0 };
 			ts->site = *st;
 			ts->pending = true;
-			for (int k = 0; k < 2; k++) {
-				struct vjob *j = &ts->job[k];
-				*j = (struct vjob){ .cla = st->cla, .part = k ? EDS_CHECK_SEMANTICS : EDS_CHECK_FIELDS };
-				j->started = pthread_create(&j->thread, NULL, vjob_run, j) == 0;
-				if (!j->started)
-					vjob_run(j);
-			}
+			eds_cli_check_start(&ts->job[0], st->cla, &co, EDS_CHECK_FIELDS);
+			eds_cli_check_start(&ts->job[1], st->cla, &co, EDS_CHECK_SEMANTICS);
 			return EDS_OK; /* one() joins them */
 		}
 		struct eds_diags f = { 0 };
@@ -209,18 +188,12 @@ static int one(struct transform *t, const struct eds_src *src, struct eds_arena 
 	int rc = eds_container_run(src, &o, arena, on_site, &ts, out, &info, &d);
 	*to_used = info.to;
 	if (ts.pending) {
-		struct eds_diags *f = &ts.job[0].f;
-		for (int k = 0; k < 2; k++)
-			if (ts.job[k].started)
-				pthread_join(ts.job[k].thread, NULL);
-		for (size_t k = 0; k < ts.job[1].f.n; k++)
-			*eds_diags_add(f) = ts.job[1].f.v[k];
-		eds_diags_count(f);
-		size_t nerr = ts.job[0].nerr + ts.job[1].nerr;
+		struct eds_diags f = { 0 };
+		size_t nerr = eds_cli_check_join(&ts.job[0], &f);
+		nerr += eds_cli_check_join(&ts.job[1], &f);
 		if (nerr) /* what a validation before encoding would have said */
-			rc = report_invalid(&ts, &ts.site, true, f, nerr);
-		eds_diags_release(&ts.job[0].f);
-		eds_diags_release(&ts.job[1].f);
+			rc = report_invalid(&ts, &ts.site, true, &f, nerr);
+		eds_diags_release(&f);
 	}
 	if (rc) {
 		out->len = before;
@@ -364,9 +337,10 @@ int cmd_transform(int argc, char **argv)
 		eds_cli_renderf(stderr, EDS_SEV_ERROR, "%d of %d files failed and were left unchanged",
 				nfailed, nfiles);
 	/* Giving back a large input's tree takes milliseconds: another thread
-	 * does it while the output is written. */
+	 * does it while the output is written (a small one is not worth it). */
 	pthread_t reaper;
-	bool reaping = pthread_create(&reaper, NULL, free_arena, arena) == 0;
+	bool reaping = eds_arena_used(arena) >= ((size_t)4 << 20) &&
+		       pthread_create(&reaper, NULL, free_arena, arena) == 0;
 	if (!reaping)
 		eds_arena_free(arena);
 	arena = NULL;
