@@ -12,6 +12,29 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
+# In big.binpb, make address LATE (in the half decoded ahead) invalid UTF-8,
+# then EARLY as well: each time the error is the first one's, at its byte
+# (the address's last) and path.
+first_bad_utf8() {
+	local late=$1 late_path=$2 early=$3 early_path=$4 off1 off2
+	/usr/bin/python3 - "$late" "$early" >offsets <<-'PY'
+	import sys
+	b = open("big.binpb", "rb").read()
+	def last_byte(a):
+	    a = a.encode()
+	    return b.index(bytes([len(a)]) + a + b"\x18") + len(a)
+	i, j = last_byte(sys.argv[1]), last_byte(sys.argv[2])
+	one = bytearray(b); one[i] = 0xFF; open("bad1.binpb", "wb").write(one)
+	two = bytearray(one); two[j] = 0xFE; open("bad2.binpb", "wb").write(two)
+	print(i, j)
+	PY
+	read -r off1 off2 <offsets
+	run -4 edsmod --to json bad1.binpb
+	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad1.binpb: byte $off1 ($late_path.endpoint.address.socket_address.address)"
+	run -4 edsmod --to json bad2.binpb
+	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad2.binpb: byte $off2 ($early_path.endpoint.address.socket_address.address)"
+}
+
 @test "the input format is detected; --to defaults to it" {
 	for f in a.binpb a.json a.txtpb; do
 		run -0 edsmod --to binary "$f"
@@ -230,20 +253,8 @@ PY
 	[[ "$output" == *'region: "r1"'* ]]
 	[[ "$output" == *'overprovisioning_factor'* ]]
 	# bad UTF-8 in locality 1 (decoded ahead), then also in locality 0
-	/usr/bin/python3 - <<-'PY'
-	b = open("big.binpb", "rb").read()
-	i = b.index(b"\x0910.1.80.7\x18") + 9
-	j = b.index(b"\x0810.0.3.9\x18") + 8
-	one = bytearray(b); one[i] = 0xFF; open("bad1.binpb", "wb").write(one)
-	two = bytearray(one); two[j] = 0xFE; open("bad2.binpb", "wb").write(two)
-	open("cut.binpb", "wb").write(b[:len(b) - 1000])
-	open("offsets", "w").write("%d %d\n" % (i, j))
-	PY
-	read -r off1 off2 <offsets
-	run -4 edsmod --to json bad1.binpb
-	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad1.binpb: byte $off1 (endpoints[1].lb_endpoints[20487].endpoint.address.socket_address.address)"
-	run -4 edsmod --to json bad2.binpb
-	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad2.binpb: byte $off2 (endpoints[0].lb_endpoints[777].endpoint.address.socket_address.address)"
+	first_bad_utf8 10.1.80.7 "endpoints[1].lb_endpoints[20487]" 10.0.3.9 "endpoints[0].lb_endpoints[777]"
+	head -c -1000 big.binpb >cut.binpb
 	run -4 edsmod --to json cut.binpb
 	[[ "$output" == *'field "endpoints" runs past the end of its message (truncated input?) at cut.binpb: byte '*' (endpoints[1])' ]]
 }
@@ -340,25 +351,17 @@ PY
 	edsmod --to json big.binpb >back.json
 	edsmod --to binary back.json >back.binpb
 	cmp back.binpb big.binpb
-	/usr/bin/python3 - <<-'PY'
-	b = open("big.binpb", "rb").read()
-	i = b.index(b"\x0a10.0.150.7\x18") + 10
-	j = b.index(b"\x0810.0.3.9\x18") + 8
-	one = bytearray(b); one[i] = 0xFF; open("bad1.binpb", "wb").write(one)
-	two = bytearray(one); two[j] = 0xFE; open("bad2.binpb", "wb").write(two)
+	first_bad_utf8 10.0.150.7 "endpoints[0].lb_endpoints[38407]" 10.0.3.9 "endpoints[0].lb_endpoints[777]"
 	# the last endpoint's length (5 tags before its address) past its locality's end
+	/usr/bin/python3 - >offset <<-'PY'
+	b = open("big.binpb", "rb").read()
 	k = b.index(b"\x0c10.0.187.127\x18") - 9
 	assert b[k] == 0x12
 	cut = bytearray(b); cut[k + 1] = 0x7F; open("cut.binpb", "wb").write(cut)
-	open("offsets", "w").write("%d %d %d\n" % (i, j, k))
+	print(k)
 	PY
-	read -r off1 off2 off3 <offsets
-	run -4 edsmod --to json bad1.binpb
-	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad1.binpb: byte $off1 (endpoints[0].lb_endpoints[38407].endpoint.address.socket_address.address)"
-	run -4 edsmod --to json bad2.binpb
-	assert_output "edsmod: error: invalid UTF-8 in string field \"address\" at bad2.binpb: byte $off2 (endpoints[0].lb_endpoints[777].endpoint.address.socket_address.address)"
 	run -4 edsmod --to json cut.binpb
-	assert_output "edsmod: error: field \"lb_endpoints\" runs past the end of its message (truncated input?) at cut.binpb: byte $off3 (endpoints[0].lb_endpoints[47999])"
+	assert_output "edsmod: error: field \"lb_endpoints\" runs past the end of its message (truncated input?) at cut.binpb: byte $(cat offset) (endpoints[0].lb_endpoints[47999])"
 }
 
 # The two parts of the validation run on two threads (cmd/transform.c): the
