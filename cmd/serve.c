@@ -50,6 +50,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "rules.h"
 #include "schema.h"
+#include "serve_cache.h"
 #include "serve_grpc.h"
 
 #define DRAIN_GRACE_MS 10000
@@ -65,6 +66,8 @@ static const char usage[] =
 	"  -e RULE                  apply RULE (repeatable; in order with -f)\n"
 	"  -f FILE                  apply the rules in FILE (repeatable; SIGHUP reloads)\n"
 	"  --threads N              worker threads (default: CPUs, at most 16)\n"
+	"  --cache-size SIZE        memory for the replies to requests seen before\n"
+	"                           (default 64M; 0: no cache)\n"
 	"  --max-message-size SIZE  largest request accepted (default 64M)\n"
 	"  --max-string SIZE, --max-rules N, --max-rules-size SIZE, --max-regex SIZE,\n"
 	"  --max-regexes N          limits as for transform (edsmod(1), LIMITS AND GUARANTEES)\n"
@@ -78,6 +81,7 @@ static const char usage[] =
 enum {
 	OPT_LISTEN = 0x100,
 	OPT_THREADS,
+	OPT_CACHE_SIZE,
 	OPT_MAX_MESSAGE,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -90,6 +94,7 @@ static const struct option longopts[] = {
 	{ "expression", required_argument, NULL, 'e' },
 	{ "file", required_argument, NULL, 'f' },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "max-message-size", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "max-string", required_argument, NULL, EDS_OPT_MAX_STRING },
 	{ "max-rules", required_argument, NULL, EDS_OPT_MAX_RULES },
@@ -251,6 +256,7 @@ struct gen {
 	struct eds_program *prog; /* NULL: no rules */
 	struct eds_cli_rules rules; /* sources stay alive for diagnostics */
 	char sources[256];          /* "rules.edsmod, -e #1" */
+	struct serve_cache *cache;  /* replies under these rules; NULL: none */
 	unsigned refs;              /* under gen_lock */
 };
 
@@ -260,12 +266,14 @@ static struct gen *gen_cur;
 static void gen_free(struct gen *g)
 {
 	eds_rules_release(g->prog);
+	serve_cache_free(g->cache);
 	eds_arena_free(g->arena);
 	eds_cli_rules_release(&g->rules);
 	free(g);
 }
 
 static struct eds_limits serve_limits; /* the options' (max_input: --max-message-size) */
+static size_t cache_max = (size_t)64 << 20; /* --cache-size */
 
 /* Read and compile every -e/-f in order.  Prints its errors; NULL on failure
  * with *code set (EDS_E_IO, EDS_E_LIMIT or EDS_E_RULES). */
@@ -296,6 +304,7 @@ static struct gen *gen_load(const struct rule_arg *args, size_t n, int *code)
 				 g->rules.srcs[i].name);
 		o += w < 0 ? 0 : (size_t)w;
 	}
+	g->cache = serve_cache_new(cache_max);
 	return g;
 }
 
@@ -450,6 +459,7 @@ struct worker {
 	struct eds_arena *arena;
 	struct eds_buf out;
 	struct eds_buf cla; /* a spliced cluster's new load_assignment */
+	struct eds_buf note; /* a cached reply's struct call_log, then its cluster name */
 	struct eds_diags findings;
 	struct eds_limits lim;
 	char msg[1024];
@@ -484,6 +494,7 @@ static void worker_free(void *state)
 	eds_arena_free(w->arena);
 	eds_buf_release(&w->out);
 	eds_buf_release(&w->cla);
+	eds_buf_release(&w->note);
 	eds_diags_release(&w->findings);
 	free(w);
 }
@@ -886,6 +897,7 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 {
 	struct worker *w = state;
 	struct call_log lg = { 0 };
+	bool cached = false;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
@@ -894,7 +906,7 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 		eds_buf_release(&w->out);
 	if (w->cla.cap > ARENA_KEEP)
 		eds_buf_release(&w->cla);
-	w->out.len = w->cla.len = 0;
+	w->out.len = w->cla.len = w->note.len = 0;
 	w->out.overflow = w->cla.overflow = 0;
 	*r = (struct serve_reply){ .status = SERVE_INTERNAL };
 	if (c->method < 0) {
@@ -910,11 +922,27 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 				;
 		}
 		w->gen = gen_acquire();
-		switch (c->method) {
-		case M_ENDPOINTS: handle_endpoints(w, c, r, &lg); break;
-		case M_CLUSTER: handle_cluster(w, c, r, &lg); break;
-		case M_TRANSLATE: handle_translate(w, c, r, &lg); break;
-		case M_HEALTH: handle_health(w, c, r); break;
+		struct serve_cache *cache = c->method == M_HEALTH ? NULL : w->gen->cache;
+		if (serve_cache_get(cache, c->method, c->req, c->len, &w->out, &w->note)) {
+			memcpy(&lg, w->note.data, sizeof lg);
+			lg.cluster = w->note.data + sizeof lg;
+			reply_buf(w, r);
+			cached = true;
+		} else {
+			switch (c->method) {
+			case M_ENDPOINTS: handle_endpoints(w, c, r, &lg); break;
+			case M_CLUSTER: handle_cluster(w, c, r, &lg); break;
+			case M_TRANSLATE: handle_translate(w, c, r, &lg); break;
+			case M_HEALTH: handle_health(w, c, r); break;
+			}
+		}
+		if (cache && !cached && r->status == SERVE_OK) {
+			size_t n = lg.cluster_len < 256 ? lg.cluster_len : 256;
+			eds_buf_append(&w->note, &lg, sizeof lg);
+			eds_buf_append(&w->note, lg.cluster, n);
+			((struct call_log *)(void *)w->note.data)->cluster_len = n;
+			serve_cache_put(cache, c->method, c->req, c->len, r->data, r->len, w->note.data,
+					w->note.len);
 		}
 		gen_release(w->gen);
 		w->gen = NULL;
@@ -944,8 +972,9 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 				 lg.ep_out, lg.nchanged);
 		else if (lg.nclusters)
 			snprintf(what + o, sizeof what - o, " endpoints=%zu", lg.ep_in);
-		logmsg(lv, "%s%s status=%s %lldus%s%s", m && c->method >= 0 ? m + 1 : c->path, what,
-		      serve_status_name(r->status), us, r->msg ? ": " : "", r->msg ? r->msg : "");
+		logmsg(lv, "%s%s status=%s %lldus%s%s%s", m && c->method >= 0 ? m + 1 : c->path, what,
+		       serve_status_name(r->status), us, cached ? " cached" : "", r->msg ? ": " : "",
+		       r->msg ? r->msg : "");
 	}
 	if (eds_arena_used(w->arena) > ARENA_KEEP) {
 		eds_arena_free(w->arena);
@@ -1051,6 +1080,16 @@ int main(int argc, char **argv)
 				goto usage_error;
 			}
 			break;
+		case OPT_CACHE_SIZE: {
+			long long v = eds_cli_parse_size(optarg);
+			if (v < 0 || (unsigned long long)v > SIZE_MAX / 2) {
+				eds_cli_renderf(stderr, EDS_SEV_ERROR, "bad --cache-size \"%s\" (a size, e.g. 64M, or 0)",
+						optarg);
+				goto usage_error;
+			}
+			cache_max = (size_t)v;
+			break;
+		}
 		case OPT_MAX_MESSAGE:
 			max_msg = eds_cli_parse_size(optarg);
 			if (max_msg <= 0 || max_msg > INT32_MAX) {

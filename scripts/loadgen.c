@@ -4,7 +4,7 @@
  *
  *   loadgen --target HOST:PORT --method /pkg.Svc/Method --request FILE
  *           [--expect FILE [--same-size]] [--callers 8] [--seconds 30]
- *           [--warmup 3] [--connections N] [--timeout-ms 30000]
+ *           [--warmup 3] [--connections N] [--timeout-ms 30000] [--distinct]
  *
  * N callers, each with one unary call in flight at a time (a closed loop:
  * a caller starts its next call when the previous one completes), driven by
@@ -12,6 +12,13 @@
  * CPU as gRPC allows; it measures its own (getrusage, gRPC's threads
  * included) and reports it.  Callers spread over --connections channels
  * (default one per caller), each its own TCP connection.
+ *
+ * --distinct makes every request differ from all the others, so a server
+ * cannot answer any from a cache: each call appends a field 2 holding an
+ * unknown field 1000 (fixed64, the call's number) to the request.  For a
+ * PostEndpointsModifyRequest that is its post_endpoints_context (empty
+ * today; repeated occurrences of a message field merge), which the reply
+ * does not echo.
  *
  * Every reply is checked: status OK and, with --expect, the reply's bytes
  * equal to the file's (with --same-size: as many bytes, for servers that
@@ -56,13 +63,14 @@ struct caller {
 
 static struct {
 	const char *target, *method, *request, *expect;
-	bool same_size;
+	bool same_size, distinct;
 	unsigned callers, connections;
 	double seconds, warmup;
 	unsigned timeout_ms;
 } opt = { .callers = 8, .seconds = 30, .warmup = 3, .timeout_ms = 30000 };
 
 static grpc_slice req_slice, method_slice;
+static uint64_t ncalls; /* started, for --distinct */
 static char *expect_data;
 static size_t expect_len;
 static grpc_completion_queue *cq;
@@ -153,7 +161,18 @@ static void start_call(struct caller *c, uint64_t t, bool counted)
 					     gpr_time_from_millis(opt.timeout_ms, GPR_TIMESPAN));
 	c->call = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method_slice, NULL,
 					   deadline, NULL);
-	c->send = grpc_raw_byte_buffer_create(&req_slice, 1);
+	if (opt.distinct) {
+		/* field 2, 10 bytes: field 1000 (varint tag 0xc1 0x3e), fixed64 */
+		unsigned char tail[12] = { 0x12, 10, 0xc1, 0x3e };
+		uint64_t k = ncalls++;
+		for (int i = 0; i < 8; i++)
+			tail[4 + i] = (unsigned char)(k >> 8 * i);
+		grpc_slice parts[2] = { req_slice, grpc_slice_from_copied_buffer((char *)tail, sizeof tail) };
+		c->send = grpc_raw_byte_buffer_create(parts, 2);
+		grpc_slice_unref(parts[1]);
+	} else {
+		c->send = grpc_raw_byte_buffer_create(&req_slice, 1);
+	}
 	c->recv = NULL;
 	grpc_metadata_array_init(&c->md_initial);
 	grpc_metadata_array_init(&c->md_trailing);
@@ -254,7 +273,7 @@ static void json_str(const char *s)
 static const char usage[] =
 	"usage: loadgen --target HOST:PORT --method /pkg.Svc/Method --request FILE\n"
 	"               [--expect FILE [--same-size]] [--callers 8] [--seconds 30] [--warmup 3]\n"
-	"               [--connections N] [--timeout-ms 30000]\n";
+	"               [--connections N] [--timeout-ms 30000] [--distinct]\n";
 
 static double parse_num(const char *s, const char *what)
 {
@@ -274,7 +293,7 @@ int main(int argc, char **argv)
 		{ "callers", required_argument, NULL, 'c' },  { "seconds", required_argument, NULL, 's' },
 		{ "warmup", required_argument, NULL, 'w' },   { "connections", required_argument, NULL, 'n' },
 		{ "timeout-ms", required_argument, NULL, 'T' }, { "same-size", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "distinct", no_argument, NULL, 'D' },         { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -290,6 +309,7 @@ int main(int argc, char **argv)
 		case 'n': opt.connections = (unsigned)parse_num(optarg, "--connections"); break;
 		case 'T': opt.timeout_ms = (unsigned)parse_num(optarg, "--timeout-ms"); break;
 		case 'S': opt.same_size = true; break;
+		case 'D': opt.distinct = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}

@@ -266,6 +266,108 @@ call() {
 	assert_output --regexp '^FAILED_PRECONDITION: cluster "httproute/default/chat/rule/0": .*-e #1:1:1.*10\.0\.1\.11:8080.*assertion failed'
 }
 
+# cached_marks: one line per logged PostEndpointsModify call, "cached" for
+# a reply from the cache, "-" for one computed.
+cached_marks() {
+	run sh -c "grep 'PostEndpointsModify' '$LOG' | sed -e 's/.* cached\$/cached/' -e '/^cached\$/!s/.*/-/'"
+}
+
+@test "reply cache: a request's third call gets the same bytes from the cache; other bytes are computed" {
+	local t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR e=127.0.0.1 i
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	e=127.0.0.1:$PORT
+	eg context-field "$f/ep.req" 7 "$t/ep7.req"
+	run eg call "$e" "$M/PostEndpointsModify" "$f/ep.req" "$t/r1" "$f/ep.req" "$t/r2" \
+		"$f/ep.req" "$t/r3" "$t/ep7.req" "$t/r4" "$f/ep.req" "$t/r5"
+	assert_success
+	assert_equal "$(grep -c '^OK [1-9][0-9]* bytes$' <<<"$output")" 5
+	for i in 2 3 4 5; do cmp "$t/r1" "$t/r$i"; done
+	# Kept the second time a request comes; ep7 differs in an unknown field.
+	cached_marks
+	assert_output "$(printf -- '-\n-\ncached\n-\ncached')"
+	# A cached call logs what the computed one did.
+	run grep -c 'info: PostEndpointsModify cluster="httproute/default/chat/rule/0" endpoints=3->3 changed=1 status=OK [0-9]*us' "$LOG"
+	assert_output 5
+	eg payloads "$t/r5" 1 "$t/cla"
+	run eg stamped "$f/cla.bin" "$t/cla.0"
+	assert_output "stamped 3 endpoints"
+	# The other two hooks: the third answer is cached and the same.
+	for m in cluster translate; do
+		run eg call "$e" "$M/Post${m^}Modify" "$f/$m.req" "$t/$m.1" "$f/$m.req" "$t/$m.2" "$f/$m.req" "$t/$m.3"
+		assert_equal "$(grep -c '^OK [1-9][0-9]* bytes$' <<<"$output")" 3
+		cmp "$t/$m.1" "$t/$m.2"
+		cmp "$t/$m.1" "$t/$m.3"
+		run grep -c "Post${m^}Modify .*status=OK [0-9]*us cached\$" "$LOG"
+		assert_output 1
+	done
+}
+
+@test "reply cache: a reload starts an empty one, errors are never kept, --cache-size 0 turns it off" {
+	local r=$BATS_TEST_TMPDIR/r.edsmod t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR
+	local three=("$f/ep.req" "$t/a" "$f/ep.req" "$t/b" "$f/ep.req" "$t/c")
+	cp "$RULES" "$r"
+	start_server --listen 127.0.0.1:0 -f "$r"
+	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${three[@]}"
+	assert_equal "$(grep -c '^OK [1-9]' <<<"$output")" 3
+	printf 'region =~ "backend/1$" { set address = "api.example.com" }\n' >"$r"
+	kill -HUP "$SERVER_PID"
+	wait_log 'SIGHUP: reloaded 1 rule'
+	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${three[@]}"
+	assert_equal "$(grep -c '^FAILED_PRECONDITION: .*api.example.com' <<<"$output")" 3
+	cached_marks
+	assert_output "$(printf -- '-\n-\ncached\n-\n-\n-')"
+	teardown
+	start_server --listen 127.0.0.1:0 -f "$RULES" --cache-size 0
+	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${three[@]}"
+	assert_equal "$(grep -c '^OK [1-9]' <<<"$output")" 3
+	cached_marks
+	assert_output "$(printf -- '-\n-\n-')"
+	run -2 "$SERVE" --cache-size 12Q
+	assert_output --partial 'bad --cache-size "12Q"'
+}
+
+@test "reply cache: bounded by --cache-size, the least recently used reply goes first" {
+	local t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR k calls=() size
+	for k in 0 1 2 3 4 5; do
+		eg context-field "$f/ep.req" "$k" "$t/q$k"
+		calls+=("$t/q$k" "$t/r" "$t/q$k" "$t/r")
+	done
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$t/q0"
+	teardown
+	# Room for four entries (request, reply and at most 200 bytes more each),
+	# as one may take a quarter.
+	size=$(( 4 * ($(stat -c %s "$t/q0") + $(stat -c %s "$R") + 200) ))
+	start_server --listen 127.0.0.1:0 -f "$RULES" --cache-size "$size"
+	# Six requests twice each: q2..q5 kept, q0 and q1 evicted.  Then q5 and
+	# q2 hit (q2 is now the most recent), q1 is computed and kept again,
+	# evicting q3, the least recently used; q3 is computed (and kept,
+	# evicting q4); q5 still hits.
+	calls+=("$t/q5" "$t/r" "$t/q2" "$t/r" "$t/q1" "$t/r" "$t/q3" "$t/r" "$t/q5" "$t/r")
+	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${calls[@]}"
+	assert_equal "$(grep -c '^OK [1-9]' <<<"$output")" 17
+	cached_marks
+	assert_output "$(printf -- '-\n%.0s' $(seq 12); printf -- 'cached\ncached\n-\n-\ncached')"
+}
+
+@test "scripts/loadtest: --distinct requests are all computed, a repeated one comes from the cache" {
+	local l=$BATS_TEST_TMPDIR/lt.log
+	run "$TOP/scripts/loadtest" --serve "$SERVE" --seconds 1 --warmup 0.5 --distinct --serve-log "$l"
+	assert_success
+	assert_line --regexp '^  calls +[1-9][0-9]* ok, 0 failed$'
+	assert_line --partial 'every reply computed'
+	run grep -c 'PostEndpointsModify .* status=OK [0-9]*us$' "$l"
+	[ "$output" -ge 10 ]
+	run grep -c ' cached$' "$l"
+	assert_output 0
+	run "$TOP/scripts/loadtest" --serve "$SERVE" --seconds 1 --warmup 0.5 --serve-log "$l"
+	assert_success
+	assert_line --regexp '^  calls +[1-9][0-9]* ok, 0 failed$'
+	assert_line --regexp '^  in-server .*replies from the cache'
+	run grep -c 'PostEndpointsModify .* status=OK [0-9]*us cached$' "$l"
+	[ "$output" -ge 10 ]
+}
+
 @test "TLS: a client trusting the CA is served, a plaintext client is not" {
 	local p=$BATS_FILE_TMPDIR/pki
 	start_server --listen 127.0.0.1:0 --tls-cert "$p/server.crt" --tls-key "$p/server.key" -f "$RULES"

@@ -8,9 +8,12 @@ $EG_PY, see serve.bats).  The EG request/response envelopes are written
 by hand with the wire helpers below: their field numbers are the contract
 under test (see ../shared/docs/envoy-gateway.md).
 
-  eg.py call [--ca F] [--cert F --key F] [--name H] [--timeout S] TARGET METHOD REQ OUT
+  eg.py call [--ca F] [--cert F --key F] [--name H] [--timeout S] TARGET METHOD REQ OUT...
       prints "OK <n> bytes" or "<CODE>: <details>"; writes the reply to OUT
+      (more REQ OUT pairs: more calls, in order, on the same channel)
   eg.py endpoints-req CLA.bin OUT           PostEndpointsModifyRequest
+  eg.py context-field REQ K OUT             REQ + field 2 { 1000: fixed64 K }: the
+                                            same request to EG, other bytes
   eg.py cluster CLA.bin OUT                 a real Cluster inlining CLA.bin
   eg.py cluster-req CLUSTER.bin OUT         PostClusterModifyRequest
   eg.py translate-req OUT CLUSTER.bin...    PostTranslateModifyRequest with
@@ -127,12 +130,15 @@ def make_cluster(cla_bytes):
 # ---- gRPC ------------------------------------------------------------------
 
 def call(argv):
+    """call [opts] TARGET METHOD REQ OUT [REQ OUT]...: the calls in order on
+    one channel, a line each."""
     import grpc
     opts = {"--ca": None, "--cert": None, "--key": None, "--name": None, "--timeout": "10"}
     while argv and argv[0] in opts:
         opts[argv[0]] = argv[1]
         argv = argv[2:]
-    target, method, req, out = argv
+    target, method, pairs = argv[0], argv[1], argv[2:]
+    assert pairs and len(pairs) % 2 == 0, "call: REQ OUT pairs"
     chopts = [("grpc.max_receive_message_length", 256 << 20),
               ("grpc.max_send_message_length", 256 << 20)]
     if opts["--name"]:
@@ -147,14 +153,16 @@ def call(argv):
         ch = grpc.insecure_channel(target, options=chopts)
     fn = ch.unary_unary(method)
     try:
-        reply = fn(rd(req), timeout=float(opts["--timeout"]))
-    except grpc.RpcError as e:
-        print("%s: %s" % (e.code().name, e.details()))
-        return 0
+        for req, out in zip(pairs[0::2], pairs[1::2]):
+            try:
+                reply = fn(rd(req), timeout=float(opts["--timeout"]))
+            except grpc.RpcError as e:
+                print("%s: %s" % (e.code().name, e.details()))
+                continue
+            wr(out, reply)
+            print("OK %d bytes" % len(reply))
     finally:
         ch.close()
-    wr(out, reply)
-    print("OK %d bytes" % len(reply))
     return 0
 
 
@@ -166,6 +174,9 @@ def main(argv):
         return call(args)
     if cmd == "endpoints-req":
         wr(args[1], field(1, rd(args[0])) + field(2, b""))
+    elif cmd == "context-field":
+        # Repeated message fields merge: an unknown field in the context.
+        wr(args[2], rd(args[0]) + field(2, varint(1000 << 3 | 1) + int(args[1]).to_bytes(8, "little")))
     elif cmd == "cluster":
         wr(args[1], make_cluster(rd(args[0])))
     elif cmd == "cluster-req":
