@@ -17,6 +17,7 @@
 #include "codec_text.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include <strings.h>
 
 #include "codec.h"
+#include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "schema.h"
 
@@ -36,6 +38,8 @@
 /* The parser recurses once per nested message (a few hundred bytes of
  * stack each): whatever --max-depth says, stay far from the stack's end. */
 #define MAX_NESTING 3000
+/* A CLA with this many endpoints or more is printed by two threads. */
+#define SPLIT_MIN_ENDPOINTS 4096
 /* wire types protobuf-c does not name (it does not support groups) */
 #define WT_START_GROUP 3
 #define WT_END_GROUP 4
@@ -2084,20 +2088,21 @@ static bool print_any(struct pr *p, const ProtobufCMessage *m, unsigned ind)
 	return true;
 }
 
-static void print_msg(struct pr *p, const ProtobufCMessage *m, unsigned ind)
+/*
+ * m's fields from element e0 of field index f0 up to, not including,
+ * element e1 of field index f1; f1 == n_fields: to the end, unknown fields
+ * included.  A cut falls in a repeated field that is not a map.
+ */
+static void print_fields(struct pr *p, const ProtobufCMessage *m, unsigned f0, size_t e0, unsigned f1,
+			 size_t e1, unsigned ind)
 {
 	const ProtobufCMessageDescriptor *desc = m->descriptor;
-	p->depth++;
-	if (wkt_of(desc) == EDS_WKT_ANY && print_any(p, m, ind)) {
-		p->depth--;
-		return;
-	}
 	const char *base = (const char *)m;
-	for (unsigned i = 0; i < desc->n_fields; i++) {
+	for (unsigned i = f0; i < desc->n_fields && i <= f1; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = rep_count(m, f);
-			if (!n)
+			size_t n = rep_count(m, f), lo = i == f0 ? e0 : 0, hi = i == f1 && e1 < n ? e1 : n;
+			if (lo >= hi)
 				continue;
 			const char *arr = *(const char *const *)(base + f->offset);
 			if (is_map_field(desc, f)) {
@@ -2105,19 +2110,238 @@ static void print_msg(struct pr *p, const ProtobufCMessage *m, unsigned ind)
 				continue;
 			}
 			size_t esz = elt_size(f->type);
-			for (size_t j = 0; j < n; j++)
+			for (size_t j = lo; j < hi; j++)
 				print_value(p, f, arr + j * esz, ind);
 			continue;
 		}
-		if (!field_present(m, f))
+		if (i == f1 || !field_present(m, f))
 			continue;
 		const void *mem = base + f->offset;
 		if (f->type == PROTOBUF_C_TYPE_STRING && !*(const char *const *)mem)
 			mem = &empty_string; /* a oneof string set to NULL */
 		print_value(p, f, mem, ind);
 	}
-	print_unknown(p, m, ind);
+	if (f1 >= desc->n_fields)
+		print_unknown(p, m, ind);
+}
+
+static void print_msg(struct pr *p, const ProtobufCMessage *m, unsigned ind)
+{
+	p->depth++;
+	if (wkt_of(m->descriptor) != EDS_WKT_ANY || !print_any(p, m, ind))
+		print_fields(p, m, 0, 0, m->descriptor->n_fields, 0, ind);
 	p->depth--;
+}
+
+/*
+ * A large CLA on two threads.  Its endpoints, counted across localities,
+ * fall into chunks of CHUNK; this thread prints chunks from the front
+ * straight into the output, a helper prints chunks from the back into its
+ * own buffer, each taking the next chunk until none is left, so the two
+ * meet wherever their speeds put them.  Then this thread appends the
+ * helper's chunks in order.  A chunk prints the text between two endpoint
+ * positions (see pos()), so chunks join without a seam.
+ */
+#define CHUNK 512
+
+struct split {
+	const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla;
+	const ProtobufCFieldDescriptor *fe; /* CLA.endpoints */
+	unsigned fl;                        /* the index of LocalityLbEndpoints.lb_endpoints */
+	size_t *first;                      /* [l]: global index of locality l's first endpoint */
+	size_t total, nchunks, front, back; /* chunks [front, back) not yet taken, under lock */
+	pthread_mutex_t lock;
+	struct pr hp;                 /* the helper's printer, into hbuf */
+	struct eds_buf hbuf;
+	size_t *hend;                 /* [c]: where chunk c ends in hbuf (the helper's chunks, from the back) */
+};
+
+/* Endpoint g as (locality, index): the last locality whose first endpoint
+ * is at or before g, so empty localities go with the chunk before. */
+static void pos(const struct split *s, size_t g, size_t *l, size_t *k)
+{
+	size_t lo = 0, hi = s->cla->n_endpoints - 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2;
+		if (s->first[mid] <= g)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*l = lo;
+	*k = g - s->first[lo];
+}
+
+static void loc_open(struct pr *p, const struct split *s, size_t l)
+{
+	eds_buf_puts(p->out, s->fe->name);
+	eds_buf_append(p->out, " {\n", 3);
+	p->depth = 2;
+	print_fields(p, &s->cla->endpoints[l]->base, 0, 0, s->fl, 0, 1);
+	p->depth = 1;
+}
+
+static void loc_close(struct pr *p, const struct split *s, size_t l)
+{
+	const ProtobufCMessage *loc = &s->cla->endpoints[l]->base;
+	p->depth = 2;
+	print_fields(p, loc, s->fl, s->cla->endpoints[l]->n_lb_endpoints, loc->descriptor->n_fields, 0, 1);
+	p->depth = 1;
+	eds_buf_append(p->out, "}\n", 2);
+}
+
+/* The text from before endpoint a to before endpoint b. */
+static void print_chunk(struct pr *p, const struct split *s, size_t a, size_t b)
+{
+	size_t l0, k0, l1, k1;
+	pos(s, a, &l0, &k0);
+	pos(s, b, &l1, &k1);
+	if (b == s->total) { /* the end, not the start of a locality after it */
+		l1 = s->cla->n_endpoints - 1;
+		k1 = s->cla->endpoints[l1]->n_lb_endpoints;
+	}
+	const ProtobufCMessage *loc = &s->cla->endpoints[l0]->base;
+	p->depth = 2;
+	print_fields(p, loc, s->fl, k0, s->fl, l0 == l1 ? k1 : SIZE_MAX, 1);
+	p->depth = 1;
+	if (l0 == l1)
+		return;
+	loc_close(p, s, l0);
+	for (size_t l = l0 + 1; l < l1; l++)
+		print_value(p, s->fe, &s->cla->endpoints[l], 0);
+	loc_open(p, s, l1);
+	loc = &s->cla->endpoints[l1]->base;
+	p->depth = 2;
+	print_fields(p, loc, s->fl, 0, s->fl, k1, 1);
+	p->depth = 1;
+}
+
+/* The next chunk from the front (or the back); false when none is left. */
+static bool take(struct split *s, bool back, size_t *c)
+{
+	pthread_mutex_lock(&s->lock);
+	bool ok = s->front < s->back;
+	if (ok)
+		*c = back ? --s->back : s->front++;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+static void *helper_run(void *arg)
+{
+	struct split *s = arg;
+	size_t c;
+	while (take(s, true, &c)) {
+		size_t b = (c + 1) * CHUNK;
+		print_chunk(&s->hp, s, c * CHUNK, b < s->total ? b : s->total);
+		s->hend[c] = s->hbuf.len;
+	}
+	return NULL;
+}
+
+/* Where the helper's chunk c ends in its buffer; it starts where chunk
+ * c + 1 ends (the helper went from the back). */
+static size_t chunk_end(const struct split *s, size_t c)
+{
+	return c < s->nchunks ? s->hend[c] : 0;
+}
+
+/* Chunks [c0, c1) of the helper's buffer, in order, to to. */
+struct copy {
+	const struct split *s;
+	size_t c0, c1;
+	char *to;
+};
+
+static void *copy_run(void *arg)
+{
+	struct copy *cp = arg;
+	for (size_t c = cp->c0; c < cp->c1; c++) {
+		size_t from = chunk_end(cp->s, c + 1), n = chunk_end(cp->s, c) - from;
+		memcpy(cp->to, cp->s->hbuf.data + from, n);
+		cp->to += n;
+	}
+	return NULL;
+}
+
+static bool print_split(struct pr *p, const ProtobufCMessage *msg)
+{
+	const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla = (const void *)msg;
+	const ProtobufCMessageDescriptor *ld = &envoy__config__endpoint__v3__locality_lb_endpoints__descriptor;
+	if (msg->descriptor != &envoy__config__endpoint__v3__cluster_load_assignment__descriptor)
+		return false;
+	size_t total = 0;
+	for (size_t l = 0; l < cla->n_endpoints; l++) {
+		if (!cla->endpoints[l])
+			return false;
+		total += cla->endpoints[l]->n_lb_endpoints;
+	}
+	if (total < SPLIT_MIN_ENDPOINTS)
+		return false;
+	struct split s = {
+		.cla = cla,
+		.fe = protobuf_c_message_descriptor_get_field(msg->descriptor, 2),
+		.fl = (unsigned)(protobuf_c_message_descriptor_get_field(ld, 2) - ld->fields),
+		.first = malloc(cla->n_endpoints * sizeof *s.first),
+		.total = total,
+		.nchunks = (total + CHUNK - 1) / CHUNK,
+		.hbuf.max = p->out->max,
+	};
+	s.back = s.nchunks;
+	s.hend = malloc(s.nchunks * sizeof *s.hend);
+	s.hp = (struct pr){ .out = &s.hbuf, .max_depth = p->max_depth, .depth = 1 };
+	pthread_t helper;
+	pthread_mutex_init(&s.lock, NULL);
+	for (size_t l = 0, g = 0; s.first && l < cla->n_endpoints; g += cla->endpoints[l++]->n_lb_endpoints)
+		s.first[l] = g;
+	if (!s.first || !s.hend || pthread_create(&helper, NULL, helper_run, &s) != 0) {
+		pthread_mutex_destroy(&s.lock);
+		free(s.first);
+		free(s.hend);
+		return false;
+	}
+
+	size_t l0, k0, c;
+	p->depth = 1;
+	print_fields(p, msg, 0, 0, (unsigned)(s.fe - msg->descriptor->fields), 0, 0);
+	pos(&s, 0, &l0, &k0);
+	for (size_t l = 0; l < l0; l++)
+		print_value(p, s.fe, &cla->endpoints[l], 0);
+	loc_open(p, &s, l0);
+	while (take(&s, false, &c)) {
+		size_t b = (c + 1) * CHUNK;
+		print_chunk(p, &s, c * CHUNK, b < total ? b : total);
+	}
+	pthread_join(helper, NULL);
+	p->out->overflow |= s.hbuf.overflow;
+	/* The helper's chunks, which it wrote last to first, in order; a
+	 * second thread copies half of them (the copy's cost is mostly page
+	 * faults in the output, which two cores take twice as fast). */
+	struct copy cp[2] = { { .s = &s, .c0 = s.front, .c1 = s.front + (s.nchunks - s.front) / 2 },
+			      { .s = &s, .c1 = s.nchunks } };
+	cp[1].c0 = cp[0].c1;
+	if (!eds_buf_reserve(p->out, s.hbuf.len)) {
+		cp[0].to = cp[1].to = p->out->data + p->out->len;
+		cp[1].to += chunk_end(&s, s.front) - chunk_end(&s, cp[1].c0);
+		pthread_t copier;
+		bool two = s.hbuf.len >= ((size_t)1 << 20) && pthread_create(&copier, NULL, copy_run, &cp[1]) == 0;
+		copy_run(&cp[0]);
+		if (two)
+			pthread_join(copier, NULL);
+		else
+			copy_run(&cp[1]);
+		p->out->len += s.hbuf.len;
+	}
+	loc_close(p, &s, cla->n_endpoints - 1);
+	print_fields(p, msg, (unsigned)(s.fe - msg->descriptor->fields) + 1, 0, msg->descriptor->n_fields, 0, 0);
+	p->depth = 0;
+	pthread_mutex_destroy(&s.lock);
+	eds_arena_free(s.hp.any_arena);
+	eds_arena_free(s.hp.map_arena);
+	eds_buf_release(&s.hbuf);
+	free(s.first);
+	free(s.hend);
+	return true;
 }
 
 int eds_text_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
@@ -2125,7 +2349,8 @@ int eds_text_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *o
 {
 	(void)opts; /* text is always indented, as protoc prints it */
 	struct pr p = { .out = out, .max_depth = eds_limits_default.max_depth };
-	print_msg(&p, msg, 0);
+	if (!print_split(&p, msg))
+		print_msg(&p, msg, 0);
 	eds_arena_free(p.any_arena);
 	eds_arena_free(p.map_arena);
 	if (eds_buf_overflowed(out))

@@ -221,6 +221,15 @@ same() {
 	[ "$bad" = 0 ]
 }
 
+@test "binary -> text of a CLA printed on two threads (10,000+ endpoints, awkward localities): byte-identical to protoc --decode" {
+	local d=$W/split
+	real_protoc --decode=$CLA $ROOT_PROTO <"$d/ref.binpb" >"$d/ref.txt"
+	conv split "$d/t.txtpb" --from binary --to text "$d/ref.binpb"
+	diff -u --label "split: protoc --decode" --label "split: edsmod --from binary --to text" \
+		"$d/ref.txt" "$d/t.txtpb" | head -40
+	cmp -s "$d/ref.txt" "$d/t.txtpb"
+}
+
 @test "non-canonical binary (split messages merge, last singular wins, overlong varints): decoded as protoc decodes it" {
 	local d=$W/noncanonical bad=0 cmp=()
 	real_protoc --decode=$CLA $ROOT_PROTO <"$d/ref.binpb" >"$d/ref.txt"

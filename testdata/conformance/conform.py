@@ -16,7 +16,12 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
       SocketAddress.network_namespace_filepath = 7, unknown to the npm protos),
       WORK/dupkeys/ref.binpb (repeated map keys, last one wins) and
       WORK/noncanonical/ref.binpb (legal encodings protoc never writes:
-      split messages, repeated singular fields, overlong varints...).
+      split messages, repeated singular fields, overlong varints...) and
+      WORK/split/ref.binpb (over 10,000 endpoints, enough for edsmod to
+      print text on two threads, in localities of awkward sizes: empty
+      ones first, last and in a row, one exactly a printing chunk long,
+      fields and unknown fields after lb_endpoints, policy and a map after
+      the endpoints).
 
   refs PROTOS DIR...
       For each DIR holding ref.binpb (made by real protoc --encode): write
@@ -366,6 +371,63 @@ def gen_noncanonical():
     return raw
 
 
+def gen_split():
+    """A CLA that edsmod prints as text in chunks of 512 endpoints on two
+    threads (codec_text.c): every place a chunk can start or end."""
+    import struct
+    m = cla_class()()
+    m.cluster_name = "httproute/default/split/rule/0"
+    sizes = [0, 512, 0, 0, 3000, 1, 6000, 700, 0]
+    n = 0
+    for li, size in enumerate(sizes):
+        le = m.endpoints.add()
+        if li % 4 != 3:
+            le.locality.region = "httproute/default/split/rule/0/backend/%d" % li
+            le.locality.zone = "zone-%d" % (li % 3)
+        for i in range(size):
+            n += 1
+            lb = le.lb_endpoints.add()
+            sa = lb.endpoint.address.socket_address
+            if li == 6:
+                sa.address = "fd00::%x" % n
+            else:
+                sa.address = "10.%d.%d.%d" % (li, i // 250, i % 250 + 1)
+            sa.port_value = 8000 + n % 100
+            if li == 4 and i % 3 == 0:
+                lb.endpoint.hostname = "pod-%05d.backend.svc.cluster.local" % n
+                fm = lb.metadata.filter_metadata["envoy.transport_socket_match"]
+                fm.fields["name"].string_value = "httproute/default/split/rule/0/tls/%d" % (i % 4)
+            lb.health_status = (n % 7 == 0) and 3 or 0
+            if li != 7:
+                lb.load_balancing_weight.value = 1 + n % 3
+        if li % 2:
+            le.load_balancing_weight.value = 10 + li
+        le.priority = li % 3
+        if li == 4:
+            le.proximity.value = 2
+            le.metadata.filter_metadata["envoy-gateway"].fields["kind"].string_value = "Backend"
+    m.policy.overprovisioning_factor.value = 140
+    m.named_endpoints["b"].address.socket_address.address = "10.255.0.2"
+    m.named_endpoints["a"].address.socket_address.address = "10.255.0.1"
+    assert n > 10000
+    raw = bytearray()
+    # Unknown fields after lb_endpoints in localities 1 and 8 (the last),
+    # and at the top level: re-encode those localities by hand.
+    for le in m.endpoints:
+        b = le.SerializeToString()
+        if le is m.endpoints[1] or le is m.endpoints[len(sizes) - 1]:
+            b += tag(99, 0) + varint(7) + tag(100, 5) + struct.pack("<I", 0xCAFE)
+        raw += ld(2, b)
+    top = cla_class()()
+    top.CopyFrom(m)
+    del top.endpoints[:]
+    raw = top.SerializeToString() + bytes(raw) + tag(77, 0) + varint(1)
+    check = cla_class()()
+    check.ParseFromString(bytes(raw))
+    assert len(check.endpoints[1].UnknownFields()) == 2 and len(check.UnknownFields()) == 1
+    return bytes(raw)
+
+
 def cmd_gen(work):
     os.makedirs(os.path.join(work, "noncanonical"), exist_ok=True)
     write(os.path.join(work, "noncanonical", "ref.binpb"), gen_noncanonical())
@@ -374,6 +436,8 @@ def cmd_gen(work):
     write(os.path.join(work, "dupkeys", "ref.binpb"), gen_dupkeys())
     os.makedirs(os.path.join(work, "unknown"), exist_ok=True)
     write(os.path.join(work, "unknown", "ref.binpb"), gen_unknown())
+    os.makedirs(os.path.join(work, "split"), exist_ok=True)
+    write(os.path.join(work, "split", "ref.binpb"), gen_split())
     return 0
 
 
