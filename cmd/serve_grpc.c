@@ -168,7 +168,9 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		shed_total += shed_backlog(fd);
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!shed_logged || now.tv_sec - shed_logged >= 10) {
+		/* (only once something was shed: a first EMFILE that shed
+		 * nothing must not hold back the warning for 10 s) */
+		if (shed_total && (!shed_logged || now.tv_sec - shed_logged >= 10)) {
 			shed_logged = now.tv_sec;
 			total = shed_total;
 		}
