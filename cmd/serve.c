@@ -336,6 +336,17 @@ static void gen_install(struct gen *g)
 		gen_release(old);
 }
 
+/* "reply cache of WHOSE rules: ..." at a reload and at the end. */
+static void gen_log_cache(struct gen *g, const char *whose)
+{
+	struct serve_cache_stats st;
+	serve_cache_stats(g->cache, &st);
+	if (g->cache)
+		logmsg(SERVE_LOG_INFO, "reply cache of %s rules: %llu hit%s, %llu miss%s, %zu repl%s kept (%.1f MB)",
+		       whose, st.hits, st.hits == 1 ? "" : "s", st.misses, st.misses == 1 ? "" : "es", st.replies,
+		       st.replies == 1 ? "y" : "ies", (double)st.bytes / (1 << 20));
+}
+
 static size_t gen_rule_count(const struct gen *g)
 {
 	return g->prog ? eds_rules_count(g->prog) : 0;
@@ -1234,12 +1245,14 @@ int main(int argc, char **argv)
 			logmsg(SERVE_LOG_ERROR, "SIGHUP: the rules did not load; keeping the previous rules");
 			continue;
 		}
+		gen_log_cache(gen_cur, "the previous");
 		gen_install(ng);
 		logmsg(SERVE_LOG_INFO, "SIGHUP: reloaded %zu rule%s%s%s", gen_rule_count(ng),
 		      gen_rule_count(ng) == 1 ? "" : "s", ng->sources[0] ? " from " : "", ng->sources);
 	}
 	serve_grpc_stop(srv, DRAIN_GRACE_MS);
 	log_flush(true);
+	gen_log_cache(gen_cur, "the");
 	logmsg(SERVE_LOG_INFO, "stopped");
 free_tls:
 	free(cert_pem);

@@ -24,6 +24,7 @@ struct serve_cache {
 	size_t nbucket, n;
 	struct entry *newest, *oldest;
 	size_t bytes, max;
+	unsigned long long hits, misses;
 	uint64_t seen[SEEN]; /* hashes of requests answered once, by hash mod SEEN */
 };
 
@@ -125,8 +126,19 @@ bool serve_cache_get(struct serve_cache *c, int method, const void *req, size_t 
 		eds_buf_append(out, e->data + e->len, e->reply_len);
 		eds_buf_append(note, e->data + e->len + e->reply_len, e->note_len);
 	}
+	*(e ? &c->hits : &c->misses) += 1;
 	pthread_mutex_unlock(&c->lock);
 	return e != NULL;
+}
+
+void serve_cache_stats(struct serve_cache *c, struct serve_cache_stats *st)
+{
+	*st = (struct serve_cache_stats){ 0 };
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	*st = (struct serve_cache_stats){ c->hits, c->misses, c->n, c->bytes };
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void grow(struct serve_cache *c)

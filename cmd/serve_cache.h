@@ -30,4 +30,10 @@ bool serve_cache_get(struct serve_cache *c, int method, const void *req, size_t 
 void serve_cache_put(struct serve_cache *c, int method, const void *req, size_t len,
 		     const void *reply, size_t reply_len, const void *note, size_t note_len);
 
+struct serve_cache_stats {
+	unsigned long long hits, misses;
+	size_t replies, bytes;
+};
+void serve_cache_stats(struct serve_cache *c, struct serve_cache_stats *st);
+
 #endif

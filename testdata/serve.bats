@@ -316,7 +316,11 @@ cached_marks() {
 	assert_equal "$(grep -c '^FAILED_PRECONDITION: .*api.example.com' <<<"$output")" 3
 	cached_marks
 	assert_output "$(printf -- '-\n-\ncached\n-\n-\n-')"
+	run grep -c 'info: reply cache of the previous rules: 1 hit, 2 misses, 1 reply kept (0.0 MB)$' "$LOG"
+	assert_output 1
 	teardown
+	run grep -c 'info: reply cache of the rules: 0 hits, 3 misses, 0 replies kept (0.0 MB)$' "$LOG"
+	assert_output 1
 	start_server --listen 127.0.0.1:0 -f "$RULES" --cache-size 0
 	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${three[@]}"
 	assert_equal "$(grep -c '^OK [1-9]' <<<"$output")" 3
