@@ -106,6 +106,11 @@ eds_decode_fn eds_bin_decode, eds_bin_decode_spans, eds_json_decode, eds_text_de
  * decoded on a second thread (1 MiB; fuzz_bin lowers it to compare). */
 extern size_t eds_bin_ahead_min;
 eds_encode_fn eds_bin_encode, eds_json_encode, eds_text_encode;
+/* From this input size on, a text CLA is parsed ahead on a second thread
+ * (1 MiB); from this many endpoints on, one is printed as text on two
+ * threads, in chunks of this many endpoints (4,096 and 512).  fuzz_text
+ * lowers them to compare. */
+extern size_t eds_text_ahead_min, eds_text_split_min, eds_text_split_chunk;
 /* YAML, mapped like proto3 JSON (codec_yaml.c; see codec_yaml.h). */
 eds_decode_fn eds_yaml_decode;
 eds_encode_fn eds_yaml_encode;

@@ -38,8 +38,6 @@
 /* The parser recurses once per nested message (a few hundred bytes of
  * stack each): whatever --max-depth says, stay far from the stack's end. */
 #define MAX_NESTING 3000
-/* A CLA with this many endpoints or more is printed by two threads. */
-#define SPLIT_MIN_ENDPOINTS 4096
 /* wire types protobuf-c does not name (it does not support groups) */
 #define WT_START_GROUP 3
 #define WT_END_GROUP 4
@@ -529,6 +527,8 @@ static size_t get_varint(const uint8_t *d, size_t len, size_t pos, uint64_t *v)
 
 /* ---------------------------------------------------------------- parser */
 
+struct ahead;
+
 struct tp {
 	struct lex lx;
 	const struct eds_src *src;
@@ -537,6 +537,7 @@ struct tp {
 	unsigned max_depth;
 	size_t max_string;
 	struct eds_path path;
+	struct ahead *ahead; /* parsing ahead on another thread (below) */
 };
 
 /* Wire-format bytes built in the arena (unknown fields given by number). */
@@ -1388,6 +1389,173 @@ static int parse_field(struct tp *p, const ProtobufCMessageDescriptor *desc, Pro
 }
 
 /*
+ * Parsing ahead.  A text CLA of eds_text_ahead_min bytes or more is parsed on two
+ * threads: the other one starts at the first line at or past the middle
+ * that begins with "lb_endpoints" (a line's first token is never inside a
+ * string or a comment) and parses, as the fields of a LocalityLbEndpoints,
+ * run A: the lb_endpoints fields from there to the first other token; then
+ * the rest of that locality (thrown away) and run B: the "endpoints"
+ * fields (whole localities) after it, as the fields of the CLA.  The main
+ * parser takes run A when, inside a LocalityLbEndpoints at depth 2, its
+ * next field starts where run A does, and run B likewise at the top level:
+ * it appends the run's messages and goes on after the run, exactly where
+ * parsing the same fields itself would have left it.  A run the other
+ * thread could not parse is not taken: the main parser parses that text
+ * itself and reports its first error in order.
+ */
+size_t eds_text_ahead_min = (size_t)1 << 20;
+
+struct run {
+	size_t start, stop; /* the run's first token, and the token after it */
+	ProtobufCMessage *msg; /* holds the run's messages in its field */
+	const ProtobufCFieldDescriptor *f;
+	unsigned depth;
+	bool ok, taken;
+};
+
+struct ahead {
+	struct tp p; /* the other thread's parser: its own arena and diag */
+	struct eds_diag d;
+	struct run a, b;
+	pthread_t thread;
+	bool joined;
+};
+
+/* The fields of r->f from the current token on; ok when at least one parsed. */
+static void ahead_run_fields(struct tp *p, struct run *r)
+{
+	const ProtobufCMessageDescriptor *desc = r->msg->descriptor;
+	const struct tok *t = &p->lx.t;
+	uint64_t seen[2] = { 0, 0 };
+	unsigned hint = (unsigned)(r->f - desc->fields);
+	while (t->kind == TK_IDENT && !name_cmp(r->f->name, p->lx.s + t->start, t->end - t->start)) {
+		if (parse_field(p, desc, r->msg, seen, EDS_WKT_NONE, r->depth, false, EDS_PATH_MAX, &hint) ||
+		    ((is_sym(t, ';') || is_sym(t, ',')) && next(p)))
+			return;
+	}
+	r->stop = t->start;
+	r->ok = rep_count(r->msg, r->f) > 0;
+}
+
+static void *ahead_main(void *arg)
+{
+	struct ahead *a = arg;
+	struct tp *p = &a->p;
+	const ProtobufCMessageDescriptor *ld = a->a.msg->descriptor;
+	if (next(p))
+		return NULL;
+	ahead_run_fields(p, &a->a);
+	if (!a->a.ok)
+		return NULL;
+	/* the rest of that locality, then the localities after it */
+	ProtobufCMessage *rest = new_msg(p, ld);
+	if (parse_body(p, ld, rest, '}', p->lx.t.start, 2, false) ||
+	    ((is_sym(&p->lx.t, ';') || is_sym(&p->lx.t, ',')) && next(p)))
+		return NULL;
+	a->b.start = p->lx.t.start;
+	ahead_run_fields(p, &a->b);
+	return NULL;
+}
+
+/* The first line at or past from that begins with "lb_endpoints": where
+ * that word is, or 0. */
+static size_t ahead_find(const char *s, size_t n, size_t from)
+{
+	static const char key[] = "lb_endpoints";
+	const size_t k = sizeof key - 1;
+	const char *nl;
+	while (from < n && (nl = memchr(s + from, '\n', n - from))) {
+		size_t i = (size_t)(nl - s) + 1;
+		while (i < n && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (n - i > k && memcmp(s + i, key, k) == 0 && !is_ident((unsigned char)s[i + k]))
+			return i;
+		from = i;
+	}
+	return 0;
+}
+
+static void ahead_start(struct tp *p, const ProtobufCMessageDescriptor *desc)
+{
+	const ProtobufCMessageDescriptor *ld = &envoy__config__endpoint__v3__locality_lb_endpoints__descriptor;
+	if (desc != &envoy__config__endpoint__v3__cluster_load_assignment__descriptor ||
+	    p->lx.len < eds_text_ahead_min)
+		return;
+	size_t at = ahead_find(p->lx.s, p->lx.len, p->lx.len / 2);
+	struct ahead *a = at ? calloc(1, sizeof *a) : NULL;
+	if (!a)
+		return;
+	a->p = (struct tp){ .lx = { .s = p->lx.s, .len = p->lx.len, .pos = at },
+			    .src = p->src,
+			    .arena = eds_arena_new((size_t)4 << 20),
+			    .d = &a->d,
+			    .max_depth = p->max_depth,
+			    .max_string = p->max_string };
+	a->a = (struct run){ .msg = new_msg(&a->p, ld), .f = protobuf_c_message_descriptor_get_field(ld, 2),
+			     .depth = 2 };
+	a->b = (struct run){ .msg = new_msg(&a->p, desc), .f = protobuf_c_message_descriptor_get_field(desc, 2),
+			     .depth = 1 };
+	a->a.start = at; /* (the first token is there: the scan found it) */
+	if (pthread_create(&a->thread, NULL, ahead_main, a) != 0) {
+		eds_arena_free(a->p.arena);
+		free(a);
+		return;
+	}
+	p->ahead = a;
+}
+
+static void ahead_join(struct ahead *a)
+{
+	if (!a->joined)
+		pthread_join(a->thread, NULL);
+	a->joined = true;
+}
+
+/* Joins the other thread and gives its memory to the main arena. */
+static void ahead_end(struct tp *p)
+{
+	struct ahead *a = p->ahead;
+	if (!a)
+		return;
+	ahead_join(a);
+	eds_arena_adopt(p->arena, a->p.arena);
+	free(a);
+	p->ahead = NULL;
+}
+
+/*
+ * Whether the next field of msg (desc, at depth) starts a run of the other
+ * thread's; if so, its messages are appended to msg and the parser has
+ * moved to the token after the run.
+ */
+static bool ahead_take(struct tp *p, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *msg,
+		       unsigned depth)
+{
+	struct ahead *a = p->ahead;
+	/* (run B's start is known once joined, which taking run A does) */
+	struct run *r = !a->a.taken ? &a->a : !a->b.taken ? &a->b : NULL;
+	if (!r || p->lx.t.start != r->start || depth != r->depth || desc != r->msg->descriptor)
+		return false;
+	ahead_join(a);
+	r->taken = true;
+	if (!r->ok)
+		return false;
+	size_t n = rep_count(msg, r->f), m = rep_count(r->msg, r->f), cap = 4;
+	while (cap < n + m)
+		cap *= 2; /* as grow_append would have it */
+	ProtobufCMessage **v = eds_arena_alloc(p->arena, cap * sizeof *v);
+	ProtobufCMessage ***at = (ProtobufCMessage ***)((char *)msg + r->f->offset);
+	if (n)
+		memcpy(v, *at, n * sizeof *v);
+	memcpy(v + n, *(ProtobufCMessage ***)((char *)r->msg + r->f->offset), m * sizeof *v);
+	*at = v;
+	*(size_t *)((char *)msg + r->f->quantifier_offset) = n + m;
+	p->lx.pos = r->stop;
+	next(p);
+	return true;
+}
+
+/*
  * The fields of one message up to close ('}' or '>', 0 for the end of
  * input).  entry: msg is a map entry, whose frame is the top of the path.
  */
@@ -1416,6 +1584,8 @@ static int parse_body(struct tp *p, const ProtobufCMessageDescriptor *desc, Prot
 			return fail(p, t->start, t->end, "expected '%c' to match '%c' at %u:%u, got %s",
 				    close, close == '}' ? '{' : '<', line, col, GOT(p));
 		}
+		if (p->ahead && t->kind == TK_IDENT && ahead_take(p, desc, msg, depth))
+			continue; /* (ahead_take moved past the fields the other thread parsed) */
 		if ((rc = parse_field(p, desc, msg, seen, wk, depth, entry, keyframe, &hint)))
 			return rc;
 		if ((is_sym(t, ';') || is_sym(t, ',')) && (rc = next(p)))
@@ -1456,9 +1626,11 @@ int eds_text_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src
 	if (p->max_depth > MAX_NESTING)
 		p->max_depth = MAX_NESTING;
 	ProtobufCMessage *msg = new_msg(p, desc);
+	ahead_start(p, desc);
 	int rc = next(p);
 	if (!rc)
 		rc = parse_body(p, desc, msg, 0, 0, 1, false);
+	ahead_end(p);
 	if (rc)
 		return rc;
 	*out = msg;
@@ -2135,21 +2307,21 @@ static void print_msg(struct pr *p, const ProtobufCMessage *m, unsigned ind)
 
 /*
  * A large CLA on two threads.  Its endpoints, counted across localities,
- * fall into chunks of CHUNK; this thread prints chunks from the front
+ * fall into chunks of eds_text_split_chunk; this thread prints chunks from the front
  * straight into the output, a helper prints chunks from the back into its
  * own buffer, each taking the next chunk until none is left, so the two
  * meet wherever their speeds put them.  Then this thread appends the
  * helper's chunks in order.  A chunk prints the text between two endpoint
  * positions (see pos()), so chunks join without a seam.
  */
-#define CHUNK 512
+size_t eds_text_split_min = 4096, eds_text_split_chunk = 512;
 
 struct split {
 	const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla;
 	const ProtobufCFieldDescriptor *fe; /* CLA.endpoints */
 	unsigned fl;                        /* the index of LocalityLbEndpoints.lb_endpoints */
 	size_t *first;                      /* [l]: global index of locality l's first endpoint */
-	size_t total, nchunks, front, back; /* chunks [front, back) not yet taken, under lock */
+	size_t total, chunk, nchunks, front, back; /* chunks [front, back) not yet taken, under lock */
 	pthread_mutex_t lock;
 	struct pr hp;                 /* the helper's printer, into hbuf */
 	struct eds_buf hbuf;
@@ -2232,8 +2404,8 @@ static void *helper_run(void *arg)
 	struct split *s = arg;
 	size_t c;
 	while (take(s, true, &c)) {
-		size_t b = (c + 1) * CHUNK;
-		print_chunk(&s->hp, s, c * CHUNK, b < s->total ? b : s->total);
+		size_t b = (c + 1) * s->chunk;
+		print_chunk(&s->hp, s, c * s->chunk, b < s->total ? b : s->total);
 		s->hend[c] = s->hbuf.len;
 	}
 	return NULL;
@@ -2276,15 +2448,17 @@ static bool print_split(struct pr *p, const ProtobufCMessage *msg)
 			return false;
 		total += cla->endpoints[l]->n_lb_endpoints;
 	}
-	if (total < SPLIT_MIN_ENDPOINTS)
+	if (!total || total < eds_text_split_min)
 		return false;
+	size_t chunk = eds_text_split_chunk ? eds_text_split_chunk : 1;
 	struct split s = {
 		.cla = cla,
 		.fe = protobuf_c_message_descriptor_get_field(msg->descriptor, 2),
 		.fl = (unsigned)(protobuf_c_message_descriptor_get_field(ld, 2) - ld->fields),
 		.first = malloc(cla->n_endpoints * sizeof *s.first),
 		.total = total,
-		.nchunks = (total + CHUNK - 1) / CHUNK,
+		.chunk = chunk,
+		.nchunks = (total + chunk - 1) / chunk,
 		.hbuf.max = p->out->max,
 	};
 	s.back = s.nchunks;
@@ -2309,8 +2483,8 @@ static bool print_split(struct pr *p, const ProtobufCMessage *msg)
 		print_value(p, s.fe, &cla->endpoints[l], 0);
 	loc_open(p, &s, l0);
 	while (take(&s, false, &c)) {
-		size_t b = (c + 1) * CHUNK;
-		print_chunk(p, &s, c * CHUNK, b < total ? b : total);
+		size_t b = (c + 1) * chunk;
+		print_chunk(p, &s, c * chunk, b < total ? b : total);
 	}
 	pthread_join(helper, NULL);
 	p->out->overflow |= s.hbuf.overflow;

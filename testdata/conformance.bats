@@ -221,13 +221,19 @@ same() {
 	[ "$bad" = 0 ]
 }
 
-@test "binary -> text of a CLA printed on two threads (10,000+ endpoints, awkward localities): byte-identical to protoc --decode" {
+@test "a CLA printed and parsed on two threads (10,000+ endpoints, awkward localities): text byte-identical to protoc --decode, and back" {
 	local d=$W/split
 	real_protoc --decode=$CLA $ROOT_PROTO <"$d/ref.binpb" >"$d/ref.txt"
+	[ "$(stat -c %s "$d/ref.txt")" -gt $((1 << 20)) ] # (parsed ahead from 1 MiB)
 	conv split "$d/t.txtpb" --from binary --to text "$d/ref.binpb"
 	diff -u --label "split: protoc --decode" --label "split: edsmod --from binary --to text" \
 		"$d/ref.txt" "$d/t.txtpb" | head -40
 	cmp -s "$d/ref.txt" "$d/t.txtpb"
+	conv split "$d/tb.binpb" --from text --to binary "$d/ref.txt"
+	real_protoc --decode=$CLA $ROOT_PROTO <"$d/tb.binpb" >"$d/tb.txt"
+	diff -u --label "split: protoc --decode" --label "split: protoc --decode of edsmod --from text --to binary" \
+		"$d/ref.txt" "$d/tb.txt" | head -40
+	cmp -s "$d/ref.txt" "$d/tb.txt"
 }
 
 @test "non-canonical binary (split messages merge, last singular wins, overlong varints): decoded as protoc decodes it" {

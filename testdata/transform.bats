@@ -259,6 +259,60 @@ PY
 	[[ "$output" == *'field "endpoints" runs past the end of its message (truncated input?) at cut.binpb: byte '*' (endpoints[1])' ]]
 }
 
+# A text CLA of 1 MiB or more is parsed on two threads (src/codec_text.c,
+# parsing ahead): the second from the first line past the middle that starts
+# with lb_endpoints, through that locality's endpoints and the localities
+# after it.  The same message, and any error as one thread reports it.
+@test "a large text CLA: parsed on two threads, the same message; an error in either part as one thread finds it" {
+	big_cla 3 8000 >big.json
+	edsmod --to text big.json >big.txtpb
+	[ "$(stat -c %s big.txtpb)" -gt $((2 << 20)) ]
+	edsmod --to binary big.json >ref.binpb
+	edsmod --to binary big.txtpb >got.binpb
+	cmp ref.binpb got.binpb
+	# Each case breaks one value: (locality, endpoint or -1 for a field
+	# added before the locality's "}", the line's old text, its new text).
+	/usr/bin/python3 - <<-'PY'
+	import re
+	t = open("big.txtpb").read()
+	lines = t.split("\n")
+	starts = [i for i, l in enumerate(lines) if l == "endpoints {"]
+	def ep_line(loc, ep):
+	    """The port_value line of endpoint ep of locality loc."""
+	    i, n = starts[loc], -1
+	    while True:
+	        i += 1
+	        if lines[i] == "  lb_endpoints {":
+	            n += 1
+	        if n == ep and lines[i].strip().startswith("port_value"):
+	            return i
+	cases = [("first", 0, 5000), ("middle", 1, 6000), ("after", 2, 10), ("close", 1, -1)]
+	with open("cases", "w") as out:
+	    for name, loc, ep in cases:
+	        ls = list(lines)
+	        if ep >= 0:
+	            i = ep_line(loc, ep)
+	            ls[i] = ls[i].replace("8080", '"x"')
+	            col = ls[i].index('"x"') + 1
+	            path = "endpoints[%d].lb_endpoints[%d].endpoint.address.socket_address.port_value" % (loc, ep)
+	            what = 'expected integer for uint32 field "port_value", got string "x"'
+	        else:
+	            i = starts[loc + 1] - 1  # the locality's "}"
+	            ls.insert(i, "  priority: x")
+	            col = 13
+	            path = "endpoints[%d].priority" % loc
+	            what = 'expected integer for uint32 field "priority", got "x"'
+	        open(name + ".txtpb", "w").write("\n".join(ls))
+	        out.write("%s\tedsmod: error: %s at %s.txtpb:%d:%d (%s):\n" % (name, what, name, i + 1, col, path))
+	PY
+	local name want
+	while IFS=$'\t' read -r name want; do
+		run -4 edsmod --to binary "$name.txtpb"
+		assert_line --index 0 "$want"
+	done <cases
+	[ "$(wc -l <cases)" = 4 ]
+}
+
 # Endpoint rules that write only their endpoint run the second half of the
 # localities of a CLA of 20,000 endpoints or more on a second thread
 # (src/rules.c, eds_rules_split_min): the same result, the first error first.
