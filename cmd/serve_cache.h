@@ -8,7 +8,8 @@
  * It holds OK replies with a caller's note (its log fields), at most max
  * bytes in all, the least recently used evicted first.  A reply is kept
  * the second time its request comes (so changed CLAs, which never come
- * back, cost nothing), and not when it would take over a quarter of max.  Safe to call from any number of threads.
+ * back, cost nothing), and not when it would take over a quarter of max.
+ * Safe to call from any number of threads.
  */
 #ifndef EDS_SERVE_CACHE_H
 #define EDS_SERVE_CACHE_H

@@ -1389,13 +1389,14 @@ static int parse_field(struct tp *p, const ProtobufCMessageDescriptor *desc, Pro
 }
 
 /*
- * Parsing ahead.  A text CLA of eds_text_ahead_min bytes or more is parsed on two
- * threads: the other one starts at the first line at or past the middle
- * that begins with "lb_endpoints" (a line's first token is never inside a
- * string or a comment) and parses, as the fields of a LocalityLbEndpoints,
- * run A: the lb_endpoints fields from there to the first other token; then
- * the rest of that locality (thrown away) and run B: the "endpoints"
- * fields (whole localities) after it, as the fields of the CLA.  The main
+ * Parsing ahead.  A text CLA of eds_text_ahead_min bytes or more is parsed
+ * on two threads: the other one starts at the first line at or past the
+ * middle that begins with "lb_endpoints" (a line's first token is never
+ * inside a string or a comment) and parses, as the fields of a
+ * LocalityLbEndpoints, run A: the lb_endpoints fields from there to the
+ * first other token; then the rest of that locality (thrown away) and run
+ * B: the "endpoints" fields (whole localities) after it, as the fields of
+ * the CLA.  The main
  * parser takes run A when, inside a LocalityLbEndpoints at depth 2, its
  * next field starts where run A does, and run B likewise at the top level:
  * it appends the run's messages and goes on after the run, exactly where
@@ -2307,10 +2308,10 @@ static void print_msg(struct pr *p, const ProtobufCMessage *m, unsigned ind)
 
 /*
  * A large CLA on two threads.  Its endpoints, counted across localities,
- * fall into chunks of eds_text_split_chunk; this thread prints chunks from the front
- * straight into the output, a helper prints chunks from the back into its
- * own buffer, each taking the next chunk until none is left, so the two
- * meet wherever their speeds put them.  Then this thread appends the
+ * fall into chunks of eds_text_split_chunk; this thread prints chunks from
+ * the front straight into the output, a helper prints chunks from the back
+ * into its own buffer, each taking the next chunk until none is left, so
+ * the two meet wherever their speeds put them.  Then this thread appends the
  * helper's chunks in order.  A chunk prints the text between two endpoint
  * positions (see pos()), so chunks join without a seam.
  */
@@ -2325,7 +2326,7 @@ struct split {
 	pthread_mutex_t lock;
 	struct pr hp;                 /* the helper's printer, into hbuf */
 	struct eds_buf hbuf;
-	size_t *hend;                 /* [c]: where chunk c ends in hbuf (the helper's chunks, from the back) */
+	size_t *hend;                 /* [c]: where the helper's chunk c ends in hbuf */
 };
 
 /* Endpoint g as (locality, index): the last locality whose first endpoint

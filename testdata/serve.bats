@@ -273,7 +273,7 @@ cached_marks() {
 }
 
 @test "reply cache: a request's third call gets the same bytes from the cache; other bytes are computed" {
-	local t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR e=127.0.0.1 i
+	local t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR e i m
 	start_server --listen 127.0.0.1:0 -f "$RULES"
 	e=127.0.0.1:$PORT
 	eg context-field "$f/ep.req" 7 "$t/ep7.req"

@@ -270,10 +270,11 @@ PY
 	edsmod --to binary big.json >ref.binpb
 	edsmod --to binary big.txtpb >got.binpb
 	cmp ref.binpb got.binpb
-	# Each case breaks one value: (locality, endpoint or -1 for a field
-	# added before the locality's "}", the line's old text, its new text).
+	# Each case breaks one value: (name, locality, endpoint whose port
+	# becomes a string, or -1: a bad field before the locality's "}").  The
+	# middle falls in locality 1: endpoint 6000 is in what the second thread
+	# parses first, locality 2 in what it parses after.
 	/usr/bin/python3 - <<-'PY'
-	import re
 	t = open("big.txtpb").read()
 	lines = t.split("\n")
 	starts = [i for i, l in enumerate(lines) if l == "endpoints {"]
