@@ -91,7 +91,7 @@ UNIT_SRC := $(sort $(wildcard testdata/unit/test_*.c))
 UNIT_BIN := $(patsubst testdata/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
 $(B)/unit/%: testdata/unit/%.c $(B)/libedsmod.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(INCLUDES) -o $@ $< $(B)/libedsmod.a $(LDFLAGS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(INCLUDES) -MMD -MP -o $@ $< $(B)/libedsmod.a $(LDFLAGS) $(LIBS)
 unit: $(UNIT_BIN)
 
 test: all unit
@@ -122,4 +122,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/unit -name '*.d' 2>/dev/null)
