@@ -23,6 +23,7 @@
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
+#include "unit.h"
 
 typedef Envoy__Config__Endpoint__V3__ClusterLoadAssignment Cla;
 typedef Envoy__Config__Endpoint__V3__LocalityLbEndpoints Lle;
@@ -35,26 +36,7 @@ typedef Google__Protobuf__Struct St;
 
 #define CLA_DESC (&envoy__config__endpoint__v3__cluster_load_assignment__descriptor)
 
-static int passed, failed;
 static struct eds_arena *A;
-
-__attribute__((format(printf, 3, 4)))
-static void check(int ok, const char *where, const char *fmt, ...)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "FAIL %s: ", where);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-#define CHECK(cond, ...) check(!!(cond), __func__, __VA_ARGS__)
 
 static void *new_msg(const ProtobufCMessageDescriptor *desc)
 {

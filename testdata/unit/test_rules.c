@@ -21,6 +21,7 @@
 #include "google/protobuf/wrappers.pb-c.h"
 #include "rules.h"
 #include "schema.h"
+#include "unit.h"
 
 typedef Envoy__Config__Endpoint__V3__ClusterLoadAssignment Cla;
 typedef Envoy__Config__Endpoint__V3__LocalityLbEndpoints Lle;
@@ -28,25 +29,8 @@ typedef Envoy__Config__Endpoint__V3__LbEndpoint Lbe;
 typedef Google__Protobuf__Value Val;
 typedef Google__Protobuf__Struct St;
 
-static int passed, failed;
 static struct eds_arena *A; /* request arena, reset per test */
 
-__attribute__((format(printf, 3, 4))) static void check(int ok, const char *where, const char *fmt, ...)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "FAIL %s: ", where);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-#define CHECK(cond, ...) check(!!(cond), __func__, __VA_ARGS__)
 #define CHECK_STR(got, want)                                                                             \
 	do {                                                                                             \
 		const char *g_ = (got), *w_ = (want);                                                    \

@@ -7,27 +7,9 @@
  * cache only ever get back the reply that belongs to their request.
  */
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
 
 #include "../../cmd/serve_cache.c"
-
-static int passed, failed;
-
-__attribute__((format(printf, 2, 3))) static void check(int ok, const char *fmt, ...)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "FAIL: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
+#include "unit.h"
 
 /* Request k: 100 + k % 50 bytes derived from k; its reply: k's bytes reversed. */
 static size_t req_of(unsigned k, char *b)
@@ -72,30 +54,30 @@ static int get(struct serve_cache *c, int method, unsigned k)
 static void test_admission_and_key(void)
 {
 	struct serve_cache *c = serve_cache_new(1 << 20);
-	check(get(c, 0, 1) == 0, "empty cache: a miss");
+	CHECK(get(c, 0, 1) == 0, "empty cache: a miss");
 	put(c, 0, 1);
-	check(get(c, 0, 1) == 0, "a reply is not kept the first time its request comes");
+	CHECK(get(c, 0, 1) == 0, "a reply is not kept the first time its request comes");
 	put(c, 0, 1);
-	check(get(c, 0, 1) == 1, "kept the second time, found with its reply and note");
-	check(get(c, 1, 1) == 0, "the same bytes for another method: a miss");
+	CHECK(get(c, 0, 1) == 1, "kept the second time, found with its reply and note");
+	CHECK(get(c, 1, 1) == 0, "the same bytes for another method: a miss");
 	char q[160];
 	size_t qn = req_of(1, q);
 	q[qn - 1] ^= 1;
 	struct eds_buf out = { 0 }, note = { 0 };
-	check(!serve_cache_get(c, 0, q, qn, &out, &note), "one byte changed: a miss");
-	check(!serve_cache_get(c, 0, q, qn - 1, &out, &note), "one byte shorter: a miss");
-	check(out.len == 0 && note.len == 0, "a miss appends nothing");
+	CHECK(!serve_cache_get(c, 0, q, qn, &out, &note), "one byte changed: a miss");
+	CHECK(!serve_cache_get(c, 0, q, qn - 1, &out, &note), "one byte shorter: a miss");
+	CHECK(out.len == 0 && note.len == 0, "a miss appends nothing");
 	struct serve_cache_stats st;
 	serve_cache_stats(c, &st);
-	check(st.hits == 1 && st.misses == 5 && st.replies == 1, "stats: %llu hits, %llu misses, %zu replies",
+	CHECK(st.hits == 1 && st.misses == 5 && st.replies == 1, "stats: %llu hits, %llu misses, %zu replies",
 	      st.hits, st.misses, st.replies);
-	check(st.bytes == sizeof(struct entry) + qn + qn + sizeof(unsigned), "stats: %zu bytes", st.bytes);
+	CHECK(st.bytes == sizeof(struct entry) + qn + qn + sizeof(unsigned), "stats: %zu bytes", st.bytes);
 	serve_cache_free(c);
-	check(serve_cache_new(0) == NULL, "size 0: no cache");
-	check(!serve_cache_get(NULL, 0, q, qn, &out, &note), "no cache: every get a miss");
+	CHECK(serve_cache_new(0) == NULL, "size 0: no cache");
+	CHECK(!serve_cache_get(NULL, 0, q, qn, &out, &note), "no cache: every get a miss");
 	serve_cache_put(NULL, 0, q, qn, q, qn, NULL, 0);
 	serve_cache_stats(NULL, &st);
-	check(st.hits == 0 && st.replies == 0, "no cache: zero stats");
+	CHECK(st.hits == 0 && st.replies == 0, "no cache: zero stats");
 }
 
 static void test_bounds_and_lru(void)
@@ -107,23 +89,23 @@ static void test_bounds_and_lru(void)
 		put(c, 0, 50 * i);
 		put(c, 0, 50 * i);
 	}
-	check(get(c, 0, 0) == 0 && get(c, 0, 50) == 0, "the two oldest of six were evicted");
-	check(get(c, 0, 250) == 1 && get(c, 0, 100) == 1, "the four newest are kept");
+	CHECK(get(c, 0, 0) == 0 && get(c, 0, 50) == 0, "the two oldest of six were evicted");
+	CHECK(get(c, 0, 250) == 1 && get(c, 0, 100) == 1, "the four newest are kept");
 	/* now 100 is the most recent, then 250; 150 is the least recent */
 	put(c, 0, 0); /* (seen before: kept at once) */
-	check(get(c, 0, 150) == 0, "the least recently used went first");
-	check(get(c, 0, 0) == 1 && get(c, 0, 100) == 1 && get(c, 0, 200) == 1 && get(c, 0, 250) == 1,
+	CHECK(get(c, 0, 150) == 0, "the least recently used went first");
+	CHECK(get(c, 0, 0) == 1 && get(c, 0, 100) == 1 && get(c, 0, 200) == 1 && get(c, 0, 250) == 1,
 	      "the other three and the new one are there");
 	struct serve_cache_stats st;
 	serve_cache_stats(c, &st);
-	check(st.replies == 4 && st.bytes <= 4 * one, "bounded: %zu replies, %zu bytes", st.replies, st.bytes);
+	CHECK(st.replies == 4 && st.bytes <= 4 * one, "bounded: %zu replies, %zu bytes", st.replies, st.bytes);
 	serve_cache_free(c);
 
 	/* over a quarter of the size: never kept */
 	c = serve_cache_new(4 * one - 4);
 	put(c, 0, 0);
 	put(c, 0, 0);
-	check(get(c, 0, 0) == 0, "a reply over a quarter of the cache is not kept");
+	CHECK(get(c, 0, 0) == 0, "a reply over a quarter of the cache is not kept");
 	serve_cache_free(c);
 }
 
@@ -159,7 +141,7 @@ static void test_threads(void)
 	for (int i = 0; i < 4; i++) {
 		w[i] = (struct worker){ .c = c, .seed = (unsigned)i * 7919u + 1 };
 		if (pthread_create(&t[i], NULL, hammer, &w[i]) != 0)
-			check(0, "pthread_create");
+			CHECK(0, "pthread_create");
 	}
 	int wrong = 0, hits = 0;
 	for (int i = 0; i < 4; i++) {
@@ -167,19 +149,19 @@ static void test_threads(void)
 		wrong += w[i].wrong;
 		hits += w[i].hits;
 	}
-	check(wrong == 0, "four threads: %d replies that belong to another request", wrong);
-	check(hits > 1000, "four threads: %d hits (the cache was used)", hits);
+	CHECK(wrong == 0, "four threads: %d replies that belong to another request", wrong);
+	CHECK(hits > 1000, "four threads: %d hits (the cache was used)", hits);
 	struct serve_cache_stats st;
 	serve_cache_stats(c, &st);
-	check(st.hits == (unsigned long long)hits && st.hits + st.misses == 80000,
+	CHECK(st.hits == (unsigned long long)hits && st.hits + st.misses == 80000,
 	      "four threads: the counts add up (%llu + %llu)", st.hits, st.misses);
-	check(st.bytes <= 100 * (sizeof(struct entry) + 2 * 125 + sizeof(unsigned)), "four threads: bounded");
+	CHECK(st.bytes <= 100 * (sizeof(struct entry) + 2 * 125 + sizeof(unsigned)), "four threads: bounded");
 	size_t n = 0, bytes = 0;
 	for (struct entry *e = c->newest; e; e = e->older) {
 		n++;
 		bytes += cost(e);
 	}
-	check(n == st.replies && bytes == st.bytes, "the LRU list holds every reply (%zu of %zu)", n, st.replies);
+	CHECK(n == st.replies && bytes == st.bytes, "the LRU list holds every reply (%zu of %zu)", n, st.replies);
 	serve_cache_free(c);
 }
 

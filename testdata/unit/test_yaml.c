@@ -14,28 +14,9 @@
 #include "codec_yaml.h"
 #include "container.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "unit.h"
 
 typedef Envoy__Config__Endpoint__V3__ClusterLoadAssignment Cla;
-
-static int passed, failed;
-
-__attribute__((format(printf, 3, 4)))
-static void check(int ok, const char *where, const char *fmt, ...)
-{
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "FAIL %s: ", where);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-#define CHECK(cond, ...) check(!!(cond), __func__, __VA_ARGS__)
 
 static const struct eds_src *src_of(const char *text)
 {
