@@ -22,18 +22,14 @@ static void decode_both(const uint8_t *data, size_t size)
 		rc[k] = eds_bin_decode_spans(eds_schema_cla, &src, a[k], &eds_limits_default, &m[k], &d[k]);
 	}
 	eds_bin_ahead_min = (size_t)1 << 20;
-	if (rc[0] != rc[1] || strcmp(d[0].msg, d[1].msg) || strcmp(d[0].path, d[1].path) ||
-	    d[0].span.start != d[1].span.start || d[0].span.end != d[1].span.end)
-		fz_fail("second thread: %d \"%s\" at %u (%s), alone: %d \"%s\" at %u (%s)", rc[1], d[1].msg,
-			d[1].span.start, d[1].path, rc[0], d[0].msg, d[0].span.start, d[0].path);
+	fz_same_verdict("second thread", rc, d);
 	for (int spans = 0; rc[0] == EDS_OK && spans < 2; spans++) {
 		struct eds_buf out[2] = { { 0 }, { 0 } };
 		for (int k = 0; k < 2; k++)
 			if (eds_bin_encode(m[k], &(struct eds_encode_opts){ .reuse_spans = spans }, &out[k], &d[k]))
 				fz_fail_diag("fuzz.bin encode", d[k].code, &d[k]);
-		if (out[0].len != out[1].len || memcmp(out[0].data, out[1].data, out[0].len))
-			fz_fail("second thread: %zu bytes encoded (spans %d), alone: %zu", out[1].len, spans,
-				out[0].len);
+		fz_same(spans ? "second thread, encoded with spans" : "second thread, encoded", &out[0], &out[1],
+			NULL);
 		eds_buf_release(&out[0]);
 		eds_buf_release(&out[1]);
 	}

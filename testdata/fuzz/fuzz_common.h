@@ -403,11 +403,21 @@ FZ_UNUSED static void fz_same(const char *what, const struct eds_buf *want, cons
 			fclose(fp);
 		}
 	}
-	fz_dump("expected binary", want->data, want->len);
-	fz_dump("binary after the round trip", got->data, got->len);
+	fz_dump("expected", want->data, want->len);
+	fz_dump("got", got->data, got->len);
 	if (via)
 		fz_dump("via", via->data, via->len);
-	fz_fail("%s: the round trip changed the message", what);
+	fz_fail("%s: not the same bytes", what);
+}
+
+/* The same input decoded alone (rc[0], d[0]) and with a second thread
+ * (rc[1], d[1]): the same verdict and diagnostic. */
+FZ_UNUSED static void fz_same_verdict(const char *how, const int rc[2], const struct eds_diag d[2])
+{
+	if (rc[0] != rc[1] || strcmp(d[0].msg, d[1].msg) || strcmp(d[0].path, d[1].path) ||
+	    d[0].span.start != d[1].span.start || d[0].span.end != d[1].span.end)
+		fz_fail("%s: %d \"%s\" at %u (%s), alone: %d \"%s\" at %u (%s)", how, rc[1], d[1].msg,
+			d[1].span.start, d[1].path, rc[0], d[0].msg, d[0].span.start, d[0].path);
 }
 
 /* The binary of m normalised for comparison (m is changed). */

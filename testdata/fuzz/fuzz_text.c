@@ -36,26 +36,18 @@ static void threads_change_nothing(const uint8_t *data, size_t size)
 		rc[k] = eds_text_decode(eds_schema_cla, &src, a[k], &eds_limits_default, &m[k], &d[k]);
 	}
 	eds_text_ahead_min = (size_t)1 << 20;
-	if (rc[0] != rc[1] || strcmp(d[0].msg, d[1].msg) || strcmp(d[0].path, d[1].path) ||
-	    d[0].span.start != d[1].span.start || d[0].span.end != d[1].span.end)
-		fz_fail("parsed ahead: %d \"%s\" at %u (%s), alone: %d \"%s\" at %u (%s)", rc[1], d[1].msg,
-			d[1].span.start, d[1].path, rc[0], d[0].msg, d[0].span.start, d[0].path);
+	fz_same_verdict("parsed ahead", rc, d);
 	if (rc[0] == EDS_OK) {
 		struct eds_buf out[2] = { { 0 }, { 0 } };
 		for (int k = 0; k < 2; k++)
 			if (eds_bin_encode(m[k], NULL, &out[k], &d[k]))
 				fz_fail_diag("fuzz.text encode", d[k].code, &d[k]);
-		if (out[0].len != out[1].len || (out[0].len && memcmp(out[0].data, out[1].data, out[0].len)))
-			fz_fail("parsed ahead: %zu bytes encoded, alone: %zu", out[1].len, out[0].len);
+		fz_same("parsed ahead, encoded", &out[0], &out[1], NULL);
 		eds_buf_release(&out[0]);
 		eds_buf_release(&out[1]);
 		print(m[0], SIZE_MAX, &out[0]);
 		print(m[0], 1, &out[1]);
-		if (out[0].len != out[1].len || (out[0].len && memcmp(out[0].data, out[1].data, out[0].len))) {
-			fz_dump("one-thread", out[0].data, out[0].len);
-			fz_dump("two-thread", out[1].data, out[1].len);
-			fz_fail("printed on two threads: %zu bytes, on one: %zu", out[1].len, out[0].len);
-		}
+		fz_same("printed on two threads", &out[0], &out[1], NULL);
 		eds_buf_release(&out[0]);
 		eds_buf_release(&out[1]);
 	}
