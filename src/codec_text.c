@@ -538,6 +538,7 @@ struct tp {
 	size_t max_string;
 	struct eds_path path;
 	struct ahead *ahead; /* parsing ahead on another thread (below) */
+	size_t ahead_at;     /* where its next run starts; SIZE_MAX: none */
 };
 
 /* Wire-format bytes built in the arena (unknown fields given by number). */
@@ -1411,7 +1412,7 @@ struct run {
 	ProtobufCMessage *msg; /* holds the run's messages in its field */
 	const ProtobufCFieldDescriptor *f;
 	unsigned depth;
-	bool ok, taken;
+	bool ok;
 };
 
 struct ahead {
@@ -1491,7 +1492,8 @@ static void ahead_start(struct tp *p, const ProtobufCMessageDescriptor *desc)
 			    .arena = eds_arena_new((size_t)4 << 20),
 			    .d = &a->d,
 			    .max_depth = p->max_depth,
-			    .max_string = p->max_string };
+			    .max_string = p->max_string,
+			    .ahead_at = SIZE_MAX };
 	a->a = (struct run){ .msg = new_msg(&a->p, ld), .f = protobuf_c_message_descriptor_get_field(ld, 2),
 			     .depth = 2 };
 	a->b = (struct run){ .msg = new_msg(&a->p, desc), .f = protobuf_c_message_descriptor_get_field(desc, 2),
@@ -1503,6 +1505,7 @@ static void ahead_start(struct tp *p, const ProtobufCMessageDescriptor *desc)
 		return;
 	}
 	p->ahead = a;
+	p->ahead_at = at;
 }
 
 static void ahead_join(struct ahead *a)
@@ -1525,20 +1528,20 @@ static void ahead_end(struct tp *p)
 }
 
 /*
- * Whether the next field of msg (desc, at depth) starts a run of the other
- * thread's; if so, its messages are appended to msg and the parser has
- * moved to the token after the run.
+ * The next field of msg (desc, at depth) starts where the other thread's
+ * next run does: whether it is that run; if so, its messages are appended
+ * to msg and the parser has moved to the token after the run.
  */
 static bool ahead_take(struct tp *p, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *msg,
 		       unsigned depth)
 {
 	struct ahead *a = p->ahead;
-	/* (run B's start is known once joined, which taking run A does) */
-	struct run *r = !a->a.taken ? &a->a : !a->b.taken ? &a->b : NULL;
-	if (!r || p->lx.t.start != r->start || depth != r->depth || desc != r->msg->descriptor)
+	struct run *r = p->ahead_at == a->a.start ? &a->a : &a->b;
+	if (depth != r->depth || desc != r->msg->descriptor)
 		return false;
 	ahead_join(a);
-	r->taken = true;
+	/* run B's start is known once joined, which taking run A does */
+	p->ahead_at = r == &a->a && a->a.ok && a->b.ok ? a->b.start : SIZE_MAX;
 	if (!r->ok)
 		return false;
 	size_t n = rep_count(msg, r->f), m = rep_count(r->msg, r->f), cap = 4;
@@ -1585,7 +1588,7 @@ static int parse_body(struct tp *p, const ProtobufCMessageDescriptor *desc, Prot
 			return fail(p, t->start, t->end, "expected '%c' to match '%c' at %u:%u, got %s",
 				    close, close == '}' ? '{' : '<', line, col, GOT(p));
 		}
-		if (p->ahead && t->kind == TK_IDENT && ahead_take(p, desc, msg, depth))
+		if (t->start == p->ahead_at && ahead_take(p, desc, msg, depth))
 			continue; /* (ahead_take moved past the fields the other thread parsed) */
 		if ((rc = parse_field(p, desc, msg, seen, wk, depth, entry, keyframe, &hint)))
 			return rc;
@@ -1624,6 +1627,7 @@ int eds_text_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src
 	p->d = d;
 	p->max_depth = lim->max_depth ? lim->max_depth : eds_limits_default.max_depth;
 	p->max_string = lim->max_string;
+	p->ahead_at = SIZE_MAX;
 	if (p->max_depth > MAX_NESTING)
 		p->max_depth = MAX_NESTING;
 	ProtobufCMessage *msg = new_msg(p, desc);
