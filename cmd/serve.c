@@ -934,7 +934,8 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 		}
 		w->gen = gen_acquire();
 		struct serve_cache *cache = c->method == M_HEALTH ? NULL : w->gen->cache;
-		if (serve_cache_get(cache, c->method, c->req, c->len, &w->out, &w->note)) {
+		uint64_t h = 0;
+		if (serve_cache_get(cache, c->method, c->req, c->len, &w->out, &w->note, &h)) {
 			memcpy(&lg, w->note.data, sizeof lg);
 			lg.cluster = w->note.data + sizeof lg;
 			reply_buf(w, r);
@@ -952,7 +953,7 @@ static void handle(void *state, const struct serve_call *c, struct serve_reply *
 			eds_buf_append(&w->note, &lg, sizeof lg);
 			eds_buf_append(&w->note, lg.cluster, n);
 			((struct call_log *)(void *)w->note.data)->cluster_len = n;
-			serve_cache_put(cache, c->method, c->req, c->len, r->data, r->len, w->note.data,
+			serve_cache_put(cache, h, c->method, c->req, c->len, r->data, r->len, w->note.data,
 					w->note.len);
 		}
 		gen_release(w->gen);

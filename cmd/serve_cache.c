@@ -113,11 +113,11 @@ static void push_lru(struct serve_cache *c, struct entry *e)
 }
 
 bool serve_cache_get(struct serve_cache *c, int method, const void *req, size_t len,
-		     struct eds_buf *out, struct eds_buf *note)
+		     struct eds_buf *out, struct eds_buf *note, uint64_t *hash_out)
 {
 	if (!c)
 		return false;
-	uint64_t h = hash(method, req, len);
+	uint64_t h = *hash_out = hash(method, req, len);
 	pthread_mutex_lock(&c->lock);
 	struct entry *e = c->n ? *slot(c, h, method, req, len) : NULL;
 	if (e) {
@@ -158,12 +158,11 @@ static void grow(struct serve_cache *c)
 	c->nbucket = nb;
 }
 
-void serve_cache_put(struct serve_cache *c, int method, const void *req, size_t len,
+void serve_cache_put(struct serve_cache *c, uint64_t h, int method, const void *req, size_t len,
 		     const void *reply, size_t reply_len, const void *note, size_t note_len)
 {
 	if (!c || sizeof(struct entry) + len + reply_len + note_len > c->max / 4)
 		return;
-	uint64_t h = hash(method, req, len);
 	pthread_mutex_lock(&c->lock);
 	bool again = c->seen[h % SEEN] == h;
 	c->seen[h % SEEN] = h;

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -25,10 +26,11 @@ struct serve_cache;
 struct serve_cache *serve_cache_new(size_t max);
 void serve_cache_free(struct serve_cache *c);
 
-/* On a hit, append the reply to out and the note to note; true. */
+/* On a hit, append the reply to out and the note to note; true.  Either
+ * way *hash is the request's, for serve_cache_put after a miss. */
 bool serve_cache_get(struct serve_cache *c, int method, const void *req, size_t len,
-		     struct eds_buf *out, struct eds_buf *note);
-void serve_cache_put(struct serve_cache *c, int method, const void *req, size_t len,
+		     struct eds_buf *out, struct eds_buf *note, uint64_t *hash);
+void serve_cache_put(struct serve_cache *c, uint64_t hash, int method, const void *req, size_t len,
 		     const void *reply, size_t reply_len, const void *note, size_t note_len);
 
 struct serve_cache_stats {

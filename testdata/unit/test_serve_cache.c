@@ -33,16 +33,20 @@ static void put(struct serve_cache *c, int method, unsigned k)
 {
 	char q[160], r[160];
 	size_t qn = req_of(k, q), rn = reply_of(k, r);
-	serve_cache_put(c, method, q, qn, r, rn, &k, sizeof k);
+	serve_cache_put(c, hash(method, (const unsigned char *)q, qn), method, q, qn, r, rn, &k, sizeof k);
 }
 
-/* 1: found with the right reply and note, 0: not found, -1: wrong bytes. */
+/* 1: found with the right reply and note, 0: not found, -1: wrong bytes
+ * (or a wrong hash for serve_cache_put). */
 static int get(struct serve_cache *c, int method, unsigned k)
 {
 	char q[160], r[160];
 	size_t qn = req_of(k, q), rn = reply_of(k, r);
 	struct eds_buf out = { 0 }, note = { 0 };
-	int got = serve_cache_get(c, method, q, qn, &out, &note);
+	uint64_t h = 0;
+	int got = serve_cache_get(c, method, q, qn, &out, &note, &h);
+	if (c && h != hash(method, (const unsigned char *)q, qn))
+		got = -1;
 	if (got && (out.len != rn || memcmp(out.data, r, rn) || note.len != sizeof k ||
 		    memcmp(note.data, &k, sizeof k)))
 		got = -1;
@@ -64,8 +68,9 @@ static void test_admission_and_key(void)
 	size_t qn = req_of(1, q);
 	q[qn - 1] ^= 1;
 	struct eds_buf out = { 0 }, note = { 0 };
-	CHECK(!serve_cache_get(c, 0, q, qn, &out, &note), "one byte changed: a miss");
-	CHECK(!serve_cache_get(c, 0, q, qn - 1, &out, &note), "one byte shorter: a miss");
+	uint64_t h;
+	CHECK(!serve_cache_get(c, 0, q, qn, &out, &note, &h), "one byte changed: a miss");
+	CHECK(!serve_cache_get(c, 0, q, qn - 1, &out, &note, &h), "one byte shorter: a miss");
 	CHECK(out.len == 0 && note.len == 0, "a miss appends nothing");
 	struct serve_cache_stats st;
 	serve_cache_stats(c, &st);
@@ -74,8 +79,8 @@ static void test_admission_and_key(void)
 	CHECK(st.bytes == sizeof(struct entry) + qn + qn + sizeof(unsigned), "stats: %zu bytes", st.bytes);
 	serve_cache_free(c);
 	CHECK(serve_cache_new(0) == NULL, "size 0: no cache");
-	CHECK(!serve_cache_get(NULL, 0, q, qn, &out, &note), "no cache: every get a miss");
-	serve_cache_put(NULL, 0, q, qn, q, qn, NULL, 0);
+	CHECK(!serve_cache_get(NULL, 0, q, qn, &out, &note, &h), "no cache: every get a miss");
+	serve_cache_put(NULL, 0, 0, q, qn, q, qn, NULL, 0);
 	serve_cache_stats(NULL, &st);
 	CHECK(st.hits == 0 && st.replies == 0, "no cache: zero stats");
 }
