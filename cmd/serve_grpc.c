@@ -1,13 +1,18 @@
 /*
  * serve_grpc: gRPC core (C API, as in Debian's 1.51) behind serve_grpc.h.
  *
- * Each worker owns a completion queue and a fixed set of slots per method.
- * A slot goes IDLE -> WAIT (request posted) -> SEND (handler ran, reply
- * batch started) -> IDLE when the batch completes, so a worker never
- * allocates per call besides what gRPC itself does and the reply slice
- * (the request is read in place, or gathered into a buffer that is kept).
- * POSTED_PER_METHOD slots of each method wait for requests at any time;
- * the others carry replies in flight.  A reply's batch completes only when
+ * The workers share one completion queue, so the thread that read a
+ * request from its connection also answers it: with a queue per worker,
+ * gRPC's poller woke another thread for most calls, which cost CPU and,
+ * with a client on the same cores, milliseconds of latency.  The server
+ * has a fixed set of slots per method.  A slot goes IDLE -> WAIT (request
+ * posted) -> BUSY (a worker runs the handler) -> SEND (reply batch
+ * started) -> IDLE when the batch completes, so no call allocates besides
+ * what gRPC itself does and the reply slice (the request is read in place,
+ * or gathered into a worker's buffer that is kept).  Slot states change
+ * under one lock, held briefly (never while a handler runs).
+ * POSTED_PER_METHOD slots of each method and worker wait for requests at
+ * any time; the others carry replies in flight.  A reply's batch completes only when
  * the client has taken the reply (HTTP/2 flow control), so a client that
  * never reads must not hold the posted requests: it would block that
  * method for every caller.  Replies not taken within the send timeout are
@@ -38,8 +43,8 @@
 #include <unistd.h>
 
 /* Requests kept posted per method and worker, and slots per method and
- * worker (posted requests plus replies in flight): bounds the calls a
- * worker holds at once (handled one at a time; the rest are replies in
+ * worker (posted requests plus replies in flight): bounds the calls the
+ * server holds at once (one handled per worker; the rest are replies in
  * flight).  A reply not taken by its client within SEND_TIMEOUT_MS
  * (cfg->send_timeout_ms when set) is cancelled; CANCEL_SCAN_MS is how often
  * a worker looks. */
@@ -48,12 +53,12 @@
 #define SEND_TIMEOUT_MS 30000
 #define CANCEL_SCAN_MS 250
 
-enum slot_state { SLOT_IDLE = 0, SLOT_WAIT, SLOT_SEND };
+enum slot_state { SLOT_IDLE = 0, SLOT_WAIT, SLOT_BUSY, SLOT_SEND };
 
-struct worker;
+struct serve_grpc;
 
 struct slot {
-	struct worker *w;
+	struct serve_grpc *s;
 	int method; /* -1: the catch-all for unregistered methods */
 	enum slot_state state;
 	grpc_call *call;
@@ -73,22 +78,22 @@ struct worker {
 	unsigned index;
 	char *req; /* a request that came in several slices, gathered */
 	size_t req_cap;
-	grpc_completion_queue *cq;
 	pthread_t thread;
 	bool started;
 	void *state;
-	struct slot *slots;
-	size_t nslots;
-	gpr_timespec next_scan;
 };
 
 struct serve_grpc {
 	const struct serve_grpc_config *cfg;
 	grpc_server *server;
 	void **registered; /* grpc_server_register_method handles */
-	grpc_completion_queue *shutdown_cq;
+	grpc_completion_queue *cq, *shutdown_cq;
 	struct worker *workers;
 	unsigned nworkers;
+	pthread_mutex_t lock; /* slot states, next_scan */
+	struct slot *slots;   /* SLOTS_PER_METHOD * nworkers per method, the catch-all first */
+	size_t per_method;
+	gpr_timespec next_scan;
 	atomic_bool stopping;
 	bool started;
 };
@@ -218,9 +223,10 @@ static unsigned send_timeout_ms(const struct serve_grpc_config *cfg)
 	return cfg->send_timeout_ms ? cfg->send_timeout_ms : SEND_TIMEOUT_MS;
 }
 
+/* (Under s->lock, as every change of a slot's state.) */
 static void slot_post(struct slot *sl)
 {
-	struct serve_grpc *s = sl->w->s;
+	struct serve_grpc *s = sl->s;
 	grpc_call_error e;
 
 	if (atomic_load(&s->stopping)) {
@@ -235,11 +241,10 @@ static void slot_post(struct slot *sl)
 	if (sl->method >= 0) {
 		e = grpc_server_request_registered_call(s->server, s->registered[sl->method], &sl->call,
 							&sl->deadline, &sl->md, &sl->payload,
-							sl->w->cq, sl->w->cq, sl);
+							s->cq, s->cq, sl);
 	} else {
 		grpc_call_details_init(&sl->details);
-		e = grpc_server_request_call(s->server, &sl->call, &sl->details, &sl->md, sl->w->cq,
-					     sl->w->cq, sl);
+		e = grpc_server_request_call(s->server, &sl->call, &sl->details, &sl->md, s->cq, s->cq, sl);
 	}
 	if (e != GRPC_CALL_OK) {
 		/* Only during shutdown (the queue is closing): the slot retires. */
@@ -297,10 +302,12 @@ static const char *request_bytes(struct worker *w, grpc_byte_buffer_reader *r, s
 	return w->req;
 }
 
-/* A request arrived: run the handler, start the one batch that answers. */
-static void slot_answer(struct slot *sl)
+/* A request arrived in sl (BUSY, so only this thread touches it): run the
+ * handler on worker w, start the one batch that answers. */
+static void method_refill(struct serve_grpc *s, int method);
+
+static void slot_answer(struct worker *w, struct slot *sl)
 {
-	struct worker *w = sl->w;
 	const struct serve_grpc_config *cfg = w->s->cfg;
 	struct serve_call call = { .method = sl->method };
 	struct serve_reply reply = { .status = SERVE_INTERNAL };
@@ -350,22 +357,27 @@ static void slot_answer(struct slot *sl)
 	ops[nops].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[nops++].data.recv_close_on_server.cancelled = &sl->cancelled;
 
+	pthread_mutex_lock(&w->s->lock);
 	sl->state = SLOT_SEND;
 	sl->timed_out = false;
 	sl->send_by = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(send_timeout_ms(cfg),
 										    GPR_TIMESPAN));
-	if (grpc_call_start_batch(sl->call, ops, nops, sl, NULL) != GRPC_CALL_OK)
+	if (grpc_call_start_batch(sl->call, ops, nops, sl, NULL) != GRPC_CALL_OK) {
 		slot_release(sl);
+		method_refill(w->s, sl->method);
+	}
+	pthread_mutex_unlock(&w->s->lock);
 }
 
-/* Keep POSTED_PER_METHOD requests of method posted, from its idle slots. */
-static void method_refill(struct worker *w, int method)
+/* Keep POSTED_PER_METHOD requests of method posted per worker, from its
+ * idle slots (under s->lock). */
+static void method_refill(struct serve_grpc *s, int method)
 {
-	struct slot *first = &w->slots[(size_t)(method + 1) * SLOTS_PER_METHOD];
-	size_t waiting = 0;
-	for (size_t i = 0; i < SLOTS_PER_METHOD; i++)
+	struct slot *first = &s->slots[(size_t)(method + 1) * s->per_method];
+	size_t waiting = 0, want = (size_t)POSTED_PER_METHOD * s->nworkers;
+	for (size_t i = 0; i < s->per_method; i++)
 		waiting += first[i].state == SLOT_WAIT;
-	for (size_t i = 0; i < SLOTS_PER_METHOD && waiting < POSTED_PER_METHOD; i++) {
+	for (size_t i = 0; i < s->per_method && waiting < want; i++) {
 		if (first[i].state != SLOT_IDLE)
 			continue;
 		slot_post(&first[i]);
@@ -377,14 +389,14 @@ static void method_refill(struct worker *w, int method)
 
 /* Cancel the calls whose reply the client has not taken in time (it never
  * reads, or its window stays shut): their batches then complete and free
- * the slots. */
-static void cancel_stalled(struct worker *w, gpr_timespec now)
+ * the slots.  Under s->lock, so no slot is released meanwhile. */
+static void cancel_stalled(struct serve_grpc *s, gpr_timespec now)
 {
-	const struct serve_grpc_config *cfg = w->s->cfg;
-	size_t n = 0;
+	const struct serve_grpc_config *cfg = s->cfg;
+	size_t n = 0, nslots = (cfg->nmethods + 1) * s->per_method;
 	char line[512];
-	for (size_t i = 0; i < w->nslots; i++) {
-		struct slot *sl = &w->slots[i];
+	for (size_t i = 0; i < nslots; i++) {
+		struct slot *sl = &s->slots[i];
 		if (sl->state != SLOT_SEND || sl->timed_out || gpr_time_cmp(now, sl->send_by) < 0)
 			continue;
 		sl->timed_out = true;
@@ -410,40 +422,39 @@ static void cancel_stalled(struct worker *w, gpr_timespec now)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	const struct serve_grpc_config *cfg = w->s->cfg;
-
-	w->state = cfg->worker_new ? cfg->worker_new(cfg->ctx, w->index) : NULL;
-	for (int m = -1; m < (int)cfg->nmethods; m++)
-		method_refill(w, m);
+	struct serve_grpc *s = w->s;
 	gpr_timespec scan = gpr_time_from_millis(CANCEL_SCAN_MS, GPR_TIMESPAN);
-	w->next_scan = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), scan);
+
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(w->cq, w->next_scan, NULL);
+		pthread_mutex_lock(&s->lock);
+		gpr_timespec until = s->next_scan;
+		pthread_mutex_unlock(&s->lock);
+		grpc_event ev = grpc_completion_queue_next(s->cq, until, NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
-		if (gpr_time_cmp(now, w->next_scan) >= 0) {
-			cancel_stalled(w, now);
-			w->next_scan = gpr_time_add(now, scan);
+		pthread_mutex_lock(&s->lock);
+		if (gpr_time_cmp(now, s->next_scan) >= 0) {
+			cancel_stalled(s, now);
+			s->next_scan = gpr_time_add(now, scan);
 		}
-		if (ev.type != GRPC_OP_COMPLETE)
-			continue;
-		struct slot *sl = ev.tag;
-		if (sl->state == SLOT_WAIT) {
-			if (!ev.success) {
-				/* The server is shutting down: the request was never matched. */
-				slot_release(sl);
-				continue;
-			}
-			slot_answer(sl);
-			method_refill(w, sl->method);
-		} else if (sl->state == SLOT_SEND) {
+		struct slot *sl = ev.type == GRPC_OP_COMPLETE ? ev.tag : NULL;
+		bool answer = false;
+		if (sl && sl->state == SLOT_WAIT && !ev.success) {
+			/* The server is shutting down: the request was never matched. */
 			slot_release(sl);
-			method_refill(w, sl->method);
+		} else if (sl && sl->state == SLOT_WAIT) {
+			sl->state = SLOT_BUSY;
+			method_refill(s, sl->method); /* others take new calls meanwhile */
+			answer = true;
+		} else if (sl && sl->state == SLOT_SEND) {
+			slot_release(sl);
+			method_refill(s, sl->method);
 		}
+		pthread_mutex_unlock(&s->lock);
+		if (answer)
+			slot_answer(w, sl);
 	}
-	if (cfg->worker_free)
-		cfg->worker_free(w->state);
 	return NULL;
 }
 
@@ -510,20 +521,21 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 	if (!s->workers)
 		abort();
 	for (unsigned i = 0; i < s->nworkers; i++) {
-		struct worker *w = &s->workers[i];
-		w->s = s;
-		w->index = i;
-		w->cq = grpc_completion_queue_create_for_next(NULL);
-		grpc_server_register_completion_queue(s->server, w->cq, NULL);
-		w->nslots = (cfg->nmethods + 1) * SLOTS_PER_METHOD;
-		w->slots = calloc(w->nslots, sizeof *w->slots);
-		if (!w->slots)
-			abort();
-		for (size_t k = 0; k < w->nslots; k++) {
-			w->slots[k].w = w;
-			w->slots[k].method = (int)(k / SLOTS_PER_METHOD) - 1;
-			w->slots[k].status_msg = grpc_empty_slice();
-		}
+		s->workers[i].s = s;
+		s->workers[i].index = i;
+	}
+	s->cq = grpc_completion_queue_create_for_next(NULL);
+	grpc_server_register_completion_queue(s->server, s->cq, NULL);
+	pthread_mutex_init(&s->lock, NULL);
+	s->per_method = (size_t)SLOTS_PER_METHOD * s->nworkers;
+	size_t nslots = (cfg->nmethods + 1) * s->per_method;
+	s->slots = calloc(nslots, sizeof *s->slots);
+	if (!s->slots)
+		abort();
+	for (size_t k = 0; k < nslots; k++) {
+		s->slots[k].s = s;
+		s->slots[k].method = (int)(k / s->per_method) - 1;
+		s->slots[k].status_msg = grpc_empty_slice();
 	}
 	s->shutdown_cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(s->server, s->shutdown_cq, NULL);
@@ -552,6 +564,17 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 	grpc_server_start(s->server);
 	s->started = true;
 
+	/* Each worker's state (the handler's arena and buffers) exists before
+	 * any request is posted: whichever thread a call reaches answers it. */
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		w->state = cfg->worker_new ? cfg->worker_new(cfg->ctx, w->index) : NULL;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (int m = -1; m < (int)cfg->nmethods; m++)
+		method_refill(s, m);
+	s->next_scan = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(CANCEL_SCAN_MS, GPR_TIMESPAN));
+	pthread_mutex_unlock(&s->lock);
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
 		int e = pthread_create(&w->thread, NULL, worker_main, w);
@@ -582,29 +605,31 @@ void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 			grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		}
 	}
+	grpc_completion_queue_shutdown(s->cq);
+	bool polled = false;
 	for (unsigned i = 0; i < s->nworkers; i++)
-		grpc_completion_queue_shutdown(s->workers[i].cq);
-	for (unsigned i = 0; i < s->nworkers; i++)
-		if (s->workers[i].started)
+		if (s->workers[i].started) {
 			pthread_join(s->workers[i].thread, NULL);
+			polled = true;
+		}
+	if (!polled) /* drain the requests posted (their tags come back failed) */
+		while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+		       GRPC_QUEUE_SHUTDOWN)
+			;
 	grpc_server_destroy(s->server);
 	grpc_completion_queue_shutdown(s->shutdown_cq);
 	while (grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
 	       GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(s->shutdown_cq);
+	grpc_completion_queue_destroy(s->cq);
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
-		if (!w->started) {
-			/* Never polled: drain the requests nobody posted (none) and close. */
-			while (grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-				       .type != GRPC_QUEUE_SHUTDOWN)
-				;
-		}
-		grpc_completion_queue_destroy(w->cq);
-		free(w->slots);
+		if (w->state && s->cfg->worker_free)
+			s->cfg->worker_free(w->state);
 		free(w->req);
 	}
+	free(s->slots);
 	free(s->workers);
 	free(s->registered);
 	free(s);

@@ -3,8 +3,8 @@
  * core's C API is internal and unstable upstream; keeping every grpc_* call
  * here means a new gRPC version changes this file only.
  *
- * The server runs `nthreads` workers, each polling its own completion
- * queue.  Requests for registered methods arrive with their payload; the
+ * The server runs `nthreads` workers polling one completion queue, so a
+ * call is answered by the thread that read it.  Requests for registered methods arrive with their payload; the
  * adapter hands the payload's bytes to cfg->handle on the worker thread and
  * sends back what the handler put in struct serve_reply (copied before the
  * handler runs again on that worker, so it may point into per-worker
