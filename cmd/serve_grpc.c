@@ -12,10 +12,10 @@
  * or gathered into a worker's buffer that is kept).  Slot states change
  * under one lock, held briefly (never while a handler runs).
  * POSTED_PER_METHOD slots of each method and worker wait for requests at
- * any time; the others carry replies in flight.  A reply's batch completes only when
- * the client has taken the reply (HTTP/2 flow control), so a client that
- * never reads must not hold the posted requests: it would block that
- * method for every caller.  Replies not taken within the send timeout are
+ * any time; the others carry replies in flight.  A reply's batch completes
+ * only when the client has taken the reply (HTTP/2 flow control), so a
+ * client that never reads must not hold the posted requests: it would
+ * block that method for every caller.  Replies not taken within the send timeout are
  * cancelled, which frees their slots.
  */
 #include "serve_grpc.h"
@@ -90,9 +90,10 @@ struct serve_grpc {
 	grpc_completion_queue *cq, *shutdown_cq;
 	struct worker *workers;
 	unsigned nworkers;
-	pthread_mutex_t lock; /* slot states, next_scan */
+	pthread_mutex_t lock; /* slot states, waiting, next_scan */
 	struct slot *slots;   /* SLOTS_PER_METHOD * nworkers per method, the catch-all first */
 	size_t per_method;
+	size_t *waiting;      /* per method, the catch-all first: its slots in WAIT */
 	gpr_timespec next_scan;
 	atomic_bool stopping;
 	bool started;
@@ -246,7 +247,9 @@ static void slot_post(struct slot *sl)
 		grpc_call_details_init(&sl->details);
 		e = grpc_server_request_call(s->server, &sl->call, &sl->details, &sl->md, s->cq, s->cq, sl);
 	}
-	if (e != GRPC_CALL_OK) {
+	if (e == GRPC_CALL_OK) {
+		s->waiting[sl->method + 1]++;
+	} else {
 		/* Only during shutdown (the queue is closing): the slot retires. */
 		grpc_metadata_array_destroy(&sl->md);
 		if (sl->method < 0)
@@ -302,10 +305,10 @@ static const char *request_bytes(struct worker *w, grpc_byte_buffer_reader *r, s
 	return w->req;
 }
 
-/* A request arrived in sl (BUSY, so only this thread touches it): run the
- * handler on worker w, start the one batch that answers. */
 static void method_refill(struct serve_grpc *s, int method);
 
+/* A request arrived in sl (BUSY, so only this thread touches it): run the
+ * handler on worker w, start the one batch that answers. */
 static void slot_answer(struct worker *w, struct slot *sl)
 {
 	const struct serve_grpc_config *cfg = w->s->cfg;
@@ -374,16 +377,13 @@ static void slot_answer(struct worker *w, struct slot *sl)
 static void method_refill(struct serve_grpc *s, int method)
 {
 	struct slot *first = &s->slots[(size_t)(method + 1) * s->per_method];
-	size_t waiting = 0, want = (size_t)POSTED_PER_METHOD * s->nworkers;
-	for (size_t i = 0; i < s->per_method; i++)
-		waiting += first[i].state == SLOT_WAIT;
-	for (size_t i = 0; i < s->per_method && waiting < want; i++) {
+	const size_t *waiting = &s->waiting[method + 1], want = (size_t)POSTED_PER_METHOD * s->nworkers;
+	for (size_t i = 0; i < s->per_method && *waiting < want; i++) {
 		if (first[i].state != SLOT_IDLE)
 			continue;
 		slot_post(&first[i]);
 		if (first[i].state != SLOT_WAIT)
 			return; /* shutting down */
-		waiting++;
 	}
 }
 
@@ -440,6 +440,8 @@ static void *worker_main(void *arg)
 		}
 		struct slot *sl = ev.type == GRPC_OP_COMPLETE ? ev.tag : NULL;
 		bool answer = false;
+		if (sl && sl->state == SLOT_WAIT)
+			s->waiting[sl->method + 1]--;
 		if (sl && sl->state == SLOT_WAIT && !ev.success) {
 			/* The server is shutting down: the request was never matched. */
 			slot_release(sl);
@@ -530,7 +532,8 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 	s->per_method = (size_t)SLOTS_PER_METHOD * s->nworkers;
 	size_t nslots = (cfg->nmethods + 1) * s->per_method;
 	s->slots = calloc(nslots, sizeof *s->slots);
-	if (!s->slots)
+	s->waiting = calloc(cfg->nmethods + 1, sizeof *s->waiting);
+	if (!s->slots || !s->waiting)
 		abort();
 	for (size_t k = 0; k < nslots; k++) {
 		s->slots[k].s = s;
@@ -612,10 +615,13 @@ void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 			pthread_join(s->workers[i].thread, NULL);
 			polled = true;
 		}
-	if (!polled) /* drain the requests posted (their tags come back failed) */
-		while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-		       GRPC_QUEUE_SHUTDOWN)
-			;
+	while (!polled) { /* no worker ran: the requests posted come back failed */
+		grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type == GRPC_OP_COMPLETE)
+			slot_release(ev.tag);
+	}
 	grpc_server_destroy(s->server);
 	grpc_completion_queue_shutdown(s->shutdown_cq);
 	while (grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
@@ -630,6 +636,8 @@ void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 		free(w->req);
 	}
 	free(s->slots);
+	free(s->waiting);
+	pthread_mutex_destroy(&s->lock);
 	free(s->workers);
 	free(s->registered);
 	free(s);

@@ -442,6 +442,31 @@ cached_marks() {
 	assert_output --partial 'info: stopped'
 }
 
+@test "a call one worker holds does not hold up the next: another worker answers it" {
+	EDSMOD_SERVE_TEST_DELAY_MS=4000 start_server --listen 127.0.0.1:0 --threads 2 -f "$RULES"
+	local k pids=()
+	for k in a b; do
+		eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req" \
+			"$BATS_TEST_TMPDIR/$k.reply" >"$BATS_TEST_TMPDIR/$k.out" &
+		pids+=($!)
+		wait_log 'holding the call'
+	done
+	# Both calls are held at once (the workers share one queue, so the
+	# second goes to the idle worker), well before the first is answered.
+	local i n=0
+	for i in $(seq 60); do
+		n=$(grep -c 'holding the call' "$LOG")
+		[ "$n" -ge 2 ] && break
+		sleep 0.05
+	done
+	[ "$n" = 2 ]
+	kill -0 "${pids[0]}"
+	wait "${pids[0]}" "${pids[1]}"
+	run cat "$BATS_TEST_TMPDIR/a.out" "$BATS_TEST_TMPDIR/b.out"
+	assert_line --index 0 --regexp '^OK [1-9]'
+	assert_line --index 1 --regexp '^OK [1-9]'
+}
+
 @test "start-up fails clearly: bad address, address in use, unreadable certificate, bad rules" {
 	run -2 "$SERVE" --listen 127.0.0.1:70000
 	assert_output --partial 'bad --listen address "127.0.0.1:70000"'
