@@ -35,3 +35,11 @@ load helper.bash
 	# The comparators, measured against the same reference, still pass.
 	assert_line --regexp "^\| 1 stamp bin→bin +\| 10 +\| python3-protobuf +\| [0-9]+\.[0-9]{4} "
 }
+
+@test "bench: scaling re-times each edsmod run at the two largest sizes, in alternation" {
+	run env BENCH_QUICK=1 EDSMOD="$EDSMOD" "$TOP/scripts/bench" --jobs 4
+	assert_success
+	assert_line --regexp "^bench: 6 scaling check +edsmod check +[0-9]+\.[0-9]{4} s → +[0-9]+\.[0-9]{4} s$"
+	assert_line --regexp "^\| 6 scaling check +\| 10→10,000 +\| edsmod check +\| [0-9]+\.[0-9]{4} +\| [0-9.]+ +\| [0-9.]+ +\| [0-9]+\.[0-9] +\| (yes|no) +\|$"
+	assert_line --regexp "^  (met|MISSED) scaling check \(edsmod check\): 1000x endpoints <= 1200x time: [0-9.]+x$"
+}
