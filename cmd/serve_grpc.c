@@ -15,8 +15,8 @@
  * any time; the others carry replies in flight.  A reply's batch completes
  * only when the client has taken the reply (HTTP/2 flow control), so a
  * client that never reads must not hold the posted requests: it would
- * block that method for every caller.  Replies not taken within the send timeout are
- * cancelled, which frees their slots.
+ * block that method for every caller.  Replies not taken within the send
+ * timeout are cancelled, which frees their slots.
  */
 #include "serve_grpc.h"
 
@@ -425,10 +425,10 @@ static void *worker_main(void *arg)
 	struct serve_grpc *s = w->s;
 	gpr_timespec scan = gpr_time_from_millis(CANCEL_SCAN_MS, GPR_TIMESPAN);
 
+	pthread_mutex_lock(&s->lock);
+	gpr_timespec until = s->next_scan;
+	pthread_mutex_unlock(&s->lock);
 	for (;;) {
-		pthread_mutex_lock(&s->lock);
-		gpr_timespec until = s->next_scan;
-		pthread_mutex_unlock(&s->lock);
 		grpc_event ev = grpc_completion_queue_next(s->cq, until, NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
@@ -453,6 +453,7 @@ static void *worker_main(void *arg)
 			slot_release(sl);
 			method_refill(s, sl->method);
 		}
+		until = s->next_scan;
 		pthread_mutex_unlock(&s->lock);
 		if (answer)
 			slot_answer(w, sl);
@@ -576,7 +577,8 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 	pthread_mutex_lock(&s->lock);
 	for (int m = -1; m < (int)cfg->nmethods; m++)
 		method_refill(s, m);
-	s->next_scan = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(CANCEL_SCAN_MS, GPR_TIMESPAN));
+	s->next_scan = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+				    gpr_time_from_millis(CANCEL_SCAN_MS, GPR_TIMESPAN));
 	pthread_mutex_unlock(&s->lock);
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
