@@ -14,14 +14,10 @@ static void decode_both(const uint8_t *data, size_t size)
 {
 	struct eds_src src = { .name = "fuzz.bin", .text = (const char *)data, .len = size };
 	struct eds_arena *a[2] = { eds_arena_new(1 << 16), eds_arena_new(1 << 16) };
-	struct eds_diag d[2] = { { 0 }, { 0 } };
-	ProtobufCMessage *m[2] = { NULL, NULL };
+	struct eds_diag d[2];
+	ProtobufCMessage *m[2];
 	int rc[2];
-	for (int k = 0; k < 2; k++) {
-		eds_bin_ahead_min = k ? 1 : SIZE_MAX;
-		rc[k] = eds_bin_decode_spans(eds_schema_cla, &src, a[k], &eds_limits_default, &m[k], &d[k]);
-	}
-	eds_bin_ahead_min = (size_t)1 << 20;
+	fz_decode_twice(eds_bin_decode_spans, &eds_bin_ahead_min, &src, a, m, rc, d);
 	fz_same_verdict("second thread", rc, d);
 	for (int spans = 0; rc[0] == EDS_OK && spans < 2; spans++) {
 		struct eds_buf out[2] = { { 0 }, { 0 } };

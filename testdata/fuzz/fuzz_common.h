@@ -420,6 +420,23 @@ FZ_UNUSED static void fz_same_verdict(const char *how, const int rc[2], const st
 			d[1].span.start, d[1].path, rc[0], d[0].msg, d[0].span.start, d[0].path);
 }
 
+/* src decoded by dec twice into a[k]: alone (k = 0) and with a second
+ * thread from the first byte on (k = 1; *ahead_min is that decoder's
+ * threshold, restored afterwards). */
+FZ_UNUSED static void fz_decode_twice(eds_decode_fn *dec, size_t *ahead_min, const struct eds_src *src,
+				      struct eds_arena *const a[2], ProtobufCMessage *m[2], int rc[2],
+				      struct eds_diag d[2])
+{
+	size_t keep = *ahead_min;
+	for (int k = 0; k < 2; k++) {
+		*ahead_min = k ? 1 : SIZE_MAX;
+		m[k] = NULL;
+		d[k] = (struct eds_diag){ 0 };
+		rc[k] = dec(eds_schema_cla, src, a[k], &eds_limits_default, &m[k], &d[k]);
+	}
+	*ahead_min = keep;
+}
+
 /* The binary of m normalised for comparison (m is changed). */
 FZ_UNUSED static void fz_canon(ProtobufCMessage *m, struct eds_arena *a, int strip, struct eds_buf *out)
 {

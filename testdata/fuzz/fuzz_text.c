@@ -16,26 +16,23 @@
 static void print(const ProtobufCMessage *m, size_t split_min, struct eds_buf *out)
 {
 	struct eds_diag d = { 0 };
+	size_t keep_min = eds_text_split_min, keep_chunk = eds_text_split_chunk;
 	eds_text_split_min = split_min;
 	eds_text_split_chunk = 1;
 	if (eds_text_encode(m, NULL, out, &d))
 		fz_fail_diag("fuzz.text print", d.code, &d);
-	eds_text_split_min = 4096;
-	eds_text_split_chunk = 512;
+	eds_text_split_min = keep_min;
+	eds_text_split_chunk = keep_chunk;
 }
 
 static void threads_change_nothing(const uint8_t *data, size_t size)
 {
 	struct eds_src src = { .name = "fuzz.text", .text = (const char *)data, .len = size };
 	struct eds_arena *a[2] = { eds_arena_new(1 << 16), eds_arena_new(1 << 16) };
-	struct eds_diag d[2] = { { 0 }, { 0 } };
-	ProtobufCMessage *m[2] = { NULL, NULL };
+	struct eds_diag d[2];
+	ProtobufCMessage *m[2];
 	int rc[2];
-	for (int k = 0; k < 2; k++) {
-		eds_text_ahead_min = k ? 1 : SIZE_MAX;
-		rc[k] = eds_text_decode(eds_schema_cla, &src, a[k], &eds_limits_default, &m[k], &d[k]);
-	}
-	eds_text_ahead_min = (size_t)1 << 20;
+	fz_decode_twice(eds_text_decode, &eds_text_ahead_min, &src, a, m, rc, d);
 	fz_same_verdict("parsed ahead", rc, d);
 	if (rc[0] == EDS_OK) {
 		struct eds_buf out[2] = { { 0 }, { 0 } };
