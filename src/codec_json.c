@@ -13,7 +13,7 @@
  * Encoding prints straight into the eds_buf, fields in number order, which
  * is the order of protobuf-c's fields array.
  *
- * Well-known types with special JSON forms (wrappers, Duration, Struct,
+ * Well-known types with special JSON forms (wrappers, Duration, Timestamp, Struct,
  * Value, ListValue, Any) are the only message types handled by name.
  */
 #include "codec_json.h"
@@ -30,9 +30,13 @@
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/struct.pb-c.h"
+#include "google/protobuf/timestamp.pb-c.h"
 #include "schema.h"
 
 #define DURATION_MAX_SECONDS INT64_C(315576000000)
+/* Timestamps: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z */
+#define TIMESTAMP_MIN_SECONDS INT64_C(-62135596800)
+#define TIMESTAMP_MAX_SECONDS INT64_C(253402300799)
 
 /* ---------------------------------------------------------------------- */
 /* Shared helpers                                                          */
@@ -101,7 +105,7 @@ static enum eds_wkt wkt_of(const ProtobufCMessageDescriptor *desc)
 static bool wkt_special(enum eds_wkt w)
 {
 	return w == EDS_WKT_STRUCT || w == EDS_WKT_VALUE || w == EDS_WKT_LIST_VALUE ||
-	       w == EDS_WKT_DURATION || w == EDS_WKT_WRAPPER || w == EDS_WKT_ANY;
+	       w == EDS_WKT_DURATION || w == EDS_WKT_TIMESTAMP || w == EDS_WKT_WRAPPER || w == EDS_WKT_ANY;
 }
 
 static size_t elem_size(ProtobufCType t)
@@ -1739,6 +1743,114 @@ static int dec_duration(struct dec *c, Google__Protobuf__Duration *dur)
 	return EDS_OK;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* n digits at *p, at most max; false (and *p unchanged) otherwise. */
+static bool digits(const char **p, int n, unsigned max, unsigned *v)
+{
+	unsigned x = 0;
+	for (int i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return false;
+		x = x * 10 + (unsigned)((*p)[i] - '0');
+	}
+	if (x > max)
+		return false;
+	*p += n;
+	*v = x;
+	return true;
+}
+
+/* RFC 3339 as protobuf's JSON has it: "1972-01-01T10:00:20.021Z", 0 to 9
+ * fractional digits, "Z" or an offset "+hh:mm" / "-hh:mm". */
+static bool parse_timestamp(const char *s, size_t len, int64_t *sec, int32_t *nanos)
+{
+	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *p = s, *end = s + len;
+	unsigned y, mo, d, h, mi, se, oh, om;
+	if (!digits(&p, 4, 9999, &y) || y == 0 || *p++ != '-' || !digits(&p, 2, 12, &mo) || mo == 0 ||
+	    *p++ != '-' || !digits(&p, 2, 31, &d) || d == 0 || *p++ != 'T' || !digits(&p, 2, 23, &h) ||
+	    *p++ != ':' || !digits(&p, 2, 59, &mi) || *p++ != ':' || !digits(&p, 2, 59, &se))
+		return false;
+	bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		return false;
+	int32_t ns = 0;
+	if (*p == '.') {
+		int nd = 0;
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++, nd++)
+			if (nd < 9)
+				ns = ns * 10 + (*p - '0');
+		if (nd == 0 || nd > 9)
+			return false;
+		for (; nd < 9; nd++)
+			ns *= 10;
+	}
+	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		char sign = *p++;
+		if (!digits(&p, 2, 23, &oh) || *p++ != ':' || !digits(&p, 2, 59, &om))
+			return false;
+		int64_t off = (int64_t)oh * 3600 + om * 60;
+		t += sign == '+' ? -off : off;
+	} else {
+		return false;
+	}
+	if (p != end || t < TIMESTAMP_MIN_SECONDS || t > TIMESTAMP_MAX_SECONDS)
+		return false;
+	*sec = t;
+	*nanos = ns;
+	return true;
+}
+
+static int dec_timestamp(struct dec *c, Google__Protobuf__Timestamp *ts)
+{
+	enum jkind k;
+	int rc = peek(c, &k);
+	if (rc)
+		return rc;
+	if (k != J_STR)
+		return fail_val(c, EDS_E_DECODE,
+				"expected a timestamp string such as \"1972-01-01T10:00:20.021Z\" "
+				"(google.protobuf.Timestamp), got %s",
+				kind_names[k]);
+	size_t start = c->i;
+	char *s;
+	size_t len;
+	if ((rc = read_string(c, &s, &len)))
+		return rc;
+	if (!parse_timestamp(s, len, &ts->seconds, &ts->nanos))
+		return fail_at(c, EDS_E_DECODE, start, c->i,
+			       "invalid timestamp \"%.60s\" (expected RFC 3339 from 0001-01-01T00:00:00Z to "
+			       "9999-12-31T23:59:59.999999999Z, e.g. \"1972-01-01T10:00:20.021Z\")",
+			       s);
+	return EDS_OK;
+}
+
 static int dec_struct_value(struct dec *c, Google__Protobuf__Value *val, unsigned depth)
 {
 	enum jkind k;
@@ -1902,6 +2014,8 @@ static int dec_message(struct dec *c, const ProtobufCMessageDescriptor *desc,
 		return dec_value(c, &desc->fields[0], (char *)msg + desc->fields[0].offset, depth);
 	case EDS_WKT_DURATION:
 		return dec_duration(c, (Google__Protobuf__Duration *)msg);
+	case EDS_WKT_TIMESTAMP:
+		return dec_timestamp(c, (Google__Protobuf__Timestamp *)msg);
 	case EDS_WKT_STRUCT:
 		return dec_map(c, &desc->fields[0], msg, depth, "google.protobuf.Struct");
 	case EDS_WKT_LIST_VALUE:
@@ -2423,6 +2537,32 @@ static int enc_duration(struct enc *e, const Google__Protobuf__Duration *dur)
 	return EDS_OK;
 }
 
+/* Always "Z", with 0, 3, 6 or 9 fractional digits, as protobuf prints it. */
+static int enc_timestamp(struct enc *e, const Google__Protobuf__Timestamp *ts)
+{
+	int64_t s = ts->seconds;
+	int32_t ns = ts->nanos;
+	if (s < TIMESTAMP_MIN_SECONDS || s > TIMESTAMP_MAX_SECONDS || ns < 0 || ns > 999999999)
+		return enc_fail(e, "google.protobuf.Timestamp {seconds: %lld, nanos: %d} is out of range",
+				(long long)s, ns);
+	int64_t days = (s >= 0 ? s : s - 86399) / 86400, y;
+	unsigned sod = (unsigned)(s - days * 86400), m, d;
+	civil_from_days(days, &y, &m, &d);
+	char buf[48];
+	int n = snprintf(buf, sizeof buf, "\"%04d-%02u-%02uT%02u:%02u:%02u", (int)y, m, d, sod / 3600,
+			 sod / 60 % 60, sod % 60);
+	if (ns == 0)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "Z\"");
+	else if (ns % 1000000 == 0)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03dZ\"", ns / 1000000);
+	else if (ns % 1000 == 0)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, ".%06dZ\"", ns / 1000);
+	else
+		n += snprintf(buf + n, sizeof buf - (size_t)n, ".%09dZ\"", ns);
+	eds_buf_append(e->b, buf, (size_t)n);
+	return EDS_OK;
+}
+
 static int enc_struct_value(struct enc *e, const Google__Protobuf__Value *v, unsigned depth)
 {
 	switch (v->kind_case) {
@@ -2566,6 +2706,8 @@ static int enc_message(struct enc *e, const ProtobufCMessageDescriptor *desc,
 		return enc_value(e, &desc->fields[0], (const char *)msg + desc->fields[0].offset, depth);
 	case EDS_WKT_DURATION:
 		return enc_duration(e, (const Google__Protobuf__Duration *)msg);
+	case EDS_WKT_TIMESTAMP:
+		return enc_timestamp(e, (const Google__Protobuf__Timestamp *)msg);
 	case EDS_WKT_STRUCT:
 		return enc_map(e, &desc->fields[0], msg, depth, true);
 	case EDS_WKT_LIST_VALUE:

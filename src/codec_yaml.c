@@ -686,20 +686,38 @@ static void put_yaml_number(struct eds_buf *b, const char *s, size_t n)
 	eds_buf_append(b, s + k + 1, n - k - 1);
 }
 
+/* Longer keys are written in the explicit form (bytes; a character is at
+ * least one, and libyaml and go-yaml allow 1024). */
+#define YAML_SIMPLE_KEY_MAX 1000
+
 int eds_json_to_yaml_flow(const char *json, size_t len, struct eds_buf *out, struct eds_diag *d)
 {
 	struct eds_buf c = { .max = out->max };
 	int rc = eds_json_reformat(json, len, false, &c, d);
 	const unsigned char *s = (const unsigned char *)(c.data ? c.data : "");
-	size_t run = 0, i = 0;
+	size_t run = 0, i = 0, key_at = 0;
 	bool in_str = false;
 	while (!rc && i < c.len) {
 		char tmp[8];
 		size_t n = 1;
 		const char *esc = NULL;
-		if (s[i] == '"')
-			in_str = !in_str;
-		else if (in_str && s[i] == '\\')
+		if (s[i] == '"' && !in_str) {
+			eds_buf_append(out, s + run, i - run);
+			run = i;
+			key_at = out->len;
+			in_str = true;
+		} else if (s[i] == '"') {
+			in_str = false;
+			eds_buf_append(out, s + run, i + 1 - run);
+			run = i + 1;
+			if (i + 1 < c.len && s[i + 1] == ':' && out->len - key_at > YAML_SIMPLE_KEY_MAX) {
+				eds_buf_append(out, "  ", 2); /* "? key": see eds_json_to_yaml */
+				if (!out->overflow) {
+					memmove(out->data + key_at + 2, out->data + key_at, out->len - 2 - key_at);
+					memcpy(out->data + key_at, "? ", 2);
+				}
+			}
+		} else if (in_str && s[i] == '\\')
 			n = 2; /* JSON's escapes are YAML's */
 		else if (in_str)
 			esc = yaml_esc_high(s, i, c.len, tmp, &n);
@@ -755,10 +773,23 @@ int eds_json_to_yaml(const char *json, size_t len, unsigned base, struct eds_buf
 			if (!(f->first && f->inline_first))
 				put_spaces(out, f->indent);
 			f->first = false;
+			size_t at = out->len;
 			if (put_yaml_string(out, json + p.ks, p.ke - p.ks, memchr(json + p.ks, '\\', p.ke - p.ks) != NULL,
 					    &scratch) < 0) {
 				rc = eds_diag_setf(d, EDS_E_ENCODE, "a string with a lone UTF-16 surrogate cannot be written as YAML");
 				break;
+			}
+			if (out->len - at > YAML_SIMPLE_KEY_MAX && !out->overflow) {
+				/* YAML readers take a simple key of at most 1024
+				 * characters: "? key", then ":" below it */
+				size_t klen = out->len - at;
+				eds_buf_append(out, "  ", 2);
+				if (!out->overflow) {
+					memmove(out->data + at + 2, out->data + at, klen);
+					memcpy(out->data + at, "? ", 2);
+				}
+				eds_buf_putc(out, '\n');
+				put_spaces(out, f->indent);
 			}
 			eds_buf_putc(out, ':');
 			ctx = YC_KEY;

@@ -1744,7 +1744,7 @@ static int convert_out(struct run *r, enum eds_format to, struct eds_buf *out)
 		return list_out(r, to, out);
 	if (r->kind == EDS_CONT_CONFIG_DUMP && (family(to) == EDS_FMT_JSON) != (family(r->from) == EDS_FMT_JSON))
 		return fail(r, EDS_E_ENCODE, "a config dump converts between json and yaml, or binary and text, only "
-					     "(its timestamps and other dumps have no other form here)");
+					     "(the other dumps in it have no schema here)");
 	ProtobufCMessage *m = r->cmsg;
 	struct eds_buf b = { 0 };
 	int rc = EDS_OK;

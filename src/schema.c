@@ -22,6 +22,8 @@ enum eds_wkt eds_schema_wkt(const ProtobufCMessageDescriptor *desc)
 		return EDS_WKT_LIST_VALUE;
 	if (desc == &google__protobuf__duration__descriptor)
 		return EDS_WKT_DURATION;
+	if (desc == &google__protobuf__timestamp__descriptor)
+		return EDS_WKT_TIMESTAMP;
 	if (desc == &google__protobuf__empty__descriptor)
 		return EDS_WKT_EMPTY;
 	size_t n = strlen(desc->name);

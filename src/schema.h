@@ -16,6 +16,7 @@ enum eds_wkt {
 	EDS_WKT_VALUE,
 	EDS_WKT_LIST_VALUE,
 	EDS_WKT_DURATION,
+	EDS_WKT_TIMESTAMP,
 	EDS_WKT_WRAPPER, /* google.protobuf.*Value wrappers: field 1 "value" */
 	EDS_WKT_EMPTY,
 };

@@ -150,6 +150,31 @@ same() {
 	[ "$bad" = 0 ]
 }
 
+@test "JSON Timestamp (in an Any): read as python json_format reads it, as strictly as protobuf C++ and Go; one out of range is not printed" {
+	run "$PY" "$CONFORM" timestamps "$PROTOS" "$EDSMOD"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# seconds one past 9999-12-31T23:59:59Z: python refuses to print it too
+	local t='cluster_name: "x" endpoints { lb_endpoints { endpoint_name: "e" metadata { typed_filter_metadata {
+	  key: "k" value { [type.googleapis.com/google.protobuf.Timestamp] { seconds: 253402300800 } } } } } }'
+	real_protoc --encode=$CLA $ROOT_PROTO <<<"$t" >"$BATS_TEST_TMPDIR/late.binpb"
+	run "$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import conform
+conform.py_classes(sys.argv[2])
+from google.protobuf import json_format
+m = conform.cla_class()(); m.ParseFromString(open(sys.argv[3], "rb").read())
+try:
+    json_format.MessageToJson(m)
+except Exception as e:  # 4.21: OverflowError
+    sys.exit("refused: %s: %s" % (type(e).__name__, e))' "$(dirname "$CONFORM")" "$PROTOS" "$BATS_TEST_TMPDIR/late.binpb"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "refused: "* ]]
+	run --separate-stderr edsmod --to json "$BATS_TEST_TMPDIR/late.binpb"
+	[ "$status" -eq 8 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *'google.protobuf.Timestamp {seconds: 253402300800, nanos: 0} is out of range'* ]]
+	[[ "$stderr" == *'(endpoints[0].lb_endpoints[0].metadata.typed_filter_metadata["k"].value)'* ]]
+}
+
 @test "python text_format output (expanded Any) decodes with edsmod --from text to the reference" {
 	local n d bad=0 cmp=()
 	for n in "${FIXTURES[@]}"; do

@@ -189,18 +189,34 @@ sys.exit(not (a[0] == b[0] and a[2] == b[2] and a[3] == b[3] and a[1] != b[1]))'
 	assert_success
 }
 
-@test "YAML strings that look like numbers, booleans, dates or indicators survive PyYAML and edsmod" {
-	local in="$TOP/testdata/yaml/quoting/in.json"
-	edsmod --to yaml "$in" >"$BATS_TEST_TMPDIR/q.yaml"
-	run /usr/bin/python3 -c '
+@test "YAML strings that look like numbers, booleans, dates or indicators, and keys past YAML's 1024-character simple keys, survive PyYAML and edsmod" {
+	local in
+	for in in "$TOP/testdata/yaml/quoting/in.json" "$TOP/testdata/yaml/long-keys/in.json"; do
+		edsmod --to yaml "$in" >"$BATS_TEST_TMPDIR/q.yaml"
+		run /usr/bin/python3 -c '
 import json, sys, yaml
 sys.exit(yaml.safe_load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "$BATS_TEST_TMPDIR/q.yaml" "$in"
-	assert_success
-	edsmod --from yaml --to json "$BATS_TEST_TMPDIR/q.yaml" >"$BATS_TEST_TMPDIR/q.json"
-	run /usr/bin/python3 -c '
+		assert_success
+		edsmod --from yaml --to json "$BATS_TEST_TMPDIR/q.yaml" >"$BATS_TEST_TMPDIR/q.json"
+		run /usr/bin/python3 -c '
 import json, sys
 sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "$BATS_TEST_TMPDIR/q.json" "$in"
-	assert_success
+		assert_success
+	done
+}
+
+@test "a rewritten flow-style CLA in a YAML snapshot writes a key past 1024 characters as \"? key\"; PyYAML and edsmod read it back" {
+	local k
+	k=$(printf 'k%.0s' $(seq 1100))
+	printf -- '- {clusterName: a, endpoints: [{lbEndpoints: [{endpoint: {address: {socketAddress: {address: 10.0.0.1, portValue: 80}}}, metadata: {filterMetadata: {ns: {? "%s" : v}}}}]}]}\n' "$k" >"$BATS_TEST_TMPDIR/flow.yaml"
+	edsmod -e 'exists(address) { set health = "DRAINING" }' "$BATS_TEST_TMPDIR/flow.yaml" >"$BATS_TEST_TMPDIR/out.yaml"
+	grep -q "{? \"$k\":\"v\"}" "$BATS_TEST_TMPDIR/out.yaml"
+	run /usr/bin/python3 -c '
+import sys, yaml
+lbe = yaml.safe_load(open(sys.argv[1]))[0]["endpoints"][0]["lbEndpoints"][0]
+print(lbe["healthStatus"], lbe["metadata"]["filterMetadata"]["ns"][sys.argv[2]])' "$BATS_TEST_TMPDIR/out.yaml" "$k"
+	assert_output "DRAINING v"
+	edsmod --to json "$BATS_TEST_TMPDIR/out.yaml" | grep -q "\"$k\":\"v\""
 }
 
 @test "container detection: a binary CLA is never taken for a delimited list or a response" {

@@ -36,6 +36,15 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
       printed), so a mismatch is shown as a unified diff.  Exit 1 if any pair
       differs or fails to parse.
 
+  timestamps PROTOS EDSMOD
+      Parse JSON strings for a google.protobuf.Timestamp (inside an Any, the
+      only place a CLA can hold one) with python's json_format and with
+      EDSMOD --from json --to binary.  Every string python accepts must give
+      the same seconds and nanos, every one it rejects an error naming the
+      line and column, except a few python accepts that protobuf's C++ and
+      Go parsers (and RFC 3339) reject, which edsmod must reject too.  Exit 1
+      on any difference.
+
   coverage PROTOS FIXTURE...
       Parse the fixtures (.binpb as binary; .txtpb with python text_format,
       which mis-decodes \\u escapes, so the suite passes protoc's binaries)
@@ -610,6 +619,72 @@ def cmd_coverage(fixtures):
     return 1 if missing else 0
 
 
+# Accepted by python3-protobuf 4.21, rejected by protobuf's C++ parser (what
+# Envoy runs), Go's protojson (what Envoy Gateway runs) and RFC 3339.
+TS_PYTHON_ONLY = [
+    "9999-12-31T23:59:59-00:01",   # after 9999-12-31T23:59:59Z once the offset applies
+    "0001-01-01T00:30:00+01:00",   # before 0001-01-01T00:00:00Z likewise
+    "2020-01-01T00:00:00.Z",       # a '.' without digits
+    "2020-1-01T00:00:00Z",         # one-digit month
+    "2020-01-01T00:00:00+24:00",   # offset hour past 23
+]
+TS_CASES = TS_PYTHON_ONLY + [
+    "1972-01-01T10:00:20.021Z", "1970-01-01T00:00:00Z", "2020-02-29T00:00:00Z", "2000-02-29T23:59:59Z",
+    "2020-01-01T00:00:00+01:00", "2020-01-01T00:00:00-01:30", "2020-01-01T00:00:00.5+05:30",
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "1969-12-31T23:59:59.999Z",
+    "1969-12-31T23:59:59.000001Z", "1600-03-01T00:00:00Z", "2020-01-01T00:00:00.000Z",
+    "2020-01-01T00:00:00.123456789Z", "2020-01-01T00:00:00.1234567891Z", "0000-12-31T23:59:59Z",
+    "2021-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2020-04-31T00:00:00Z", "2020-13-01T00:00:00Z",
+    "2020-01-01T24:00:00Z", "2020-01-01T23:60:00Z", "2020-01-01T23:59:60Z", "2020-01-01t00:00:00Z",
+    "2020-01-01T00:00:00z", "2020-01-01T00:00:00", "2020-01-01 00:00:00Z", "2020-01-01T00:00:00Zx",
+    "2020-01-01T00:00:00+0100", " 2020-01-01T00:00:00Z", "+2020-01-01T00:00:00Z", "",
+]
+
+
+def cmd_timestamps(edsmod):
+    from google.protobuf import json_format
+    bad = 0
+    for s in TS_CASES:
+        doc = json.dumps({"clusterName": "ts", "endpoints": [{"lbEndpoints": [{"endpointName": "e", "metadata": {
+            "typedFilterMetadata": {"k": {"@type": "type.googleapis.com/google.protobuf.Timestamp", "value": s}}}}]}]},
+            indent=1)
+        want = None
+        m = cla_class()()
+        try:
+            json_format.Parse(doc, m)
+            any_ = m.endpoints[0].lb_endpoints[0].metadata.typed_filter_metadata["k"]
+            ts = message_class("google.protobuf.Timestamp")()
+            any_.Unpack(ts)
+            want = (ts.seconds, ts.nanos)
+        except json_format.ParseError:
+            pass
+        if s in TS_PYTHON_ONLY:
+            if want is None:
+                print("%r: python now rejects it too; move it out of TS_PYTHON_ONLY" % s)
+                bad += 1
+            want = None
+        lines = doc.split("\n")
+        line = next(i for i, l in enumerate(lines) if '"value": ' in l)
+        where = "at <stdin>:%d:%d " % (line + 1, lines[line].index('"value": ') + 10)
+        r = subprocess.run([edsmod, "--from", "json", "--to", "binary"], input=doc.encode(), capture_output=True)
+        got = None
+        if r.returncode == 0:
+            m = cla_class()()
+            m.ParseFromString(r.stdout)
+            ts = message_class("google.protobuf.Timestamp")()
+            m.endpoints[0].lb_endpoints[0].metadata.typed_filter_metadata["k"].Unpack(ts)
+            got = (ts.seconds, ts.nanos)
+        err = r.stderr.decode()
+        if got != want:
+            print("%r: expected %s, edsmod gave %s %s" % (s, want or "an error", got or "an error", err.strip()))
+            bad += 1
+        elif want is None and (r.returncode != 4 or "invalid timestamp" not in err or where not in err):
+            print("%r: expected exit 4 and an invalid timestamp at %s, got exit %d: %s" % (s, where, r.returncode, err))
+            bad += 1
+    print("%d of %d timestamp strings differ" % (bad, len(TS_CASES)))
+    return 1 if bad else 0
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
@@ -623,6 +698,8 @@ def main(argv):
         return cmd_same(rest)
     if cmd == "coverage":
         return cmd_coverage(rest)
+    if cmd == "timestamps" and len(rest) == 1:
+        return cmd_timestamps(rest[0])
     sys.exit(__doc__)
 
 
