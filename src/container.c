@@ -965,7 +965,7 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 		size_t ys = nd->ystart;
 		const struct eds_yaml_node *k1 = nd + 1;
 		if (!(nd->flags & EDS_YN_FLOW) && k1 < r->yj.nodes + r->yj.nnodes && k1->jstart < nd->jend &&
-		    memchr(y + ys, '\n', k1->ystart - ys))
+		    (memchr(y + ys, '\n', k1->ystart - ys) || memchr(y + ys, '\r', k1->ystart - ys)))
 			ys = k1->ystart;
 		eds_buf_append(out, y + at, ys - at);
 		if (nd->flags & EDS_YN_FLOW) {
@@ -974,9 +974,10 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 			if (!rc)
 				eds_buf_append(out, yb.data, yb.len - 1);
 		} else {
-			/* its column: characters ("- " and the like), after a BOM */
+			/* its column: characters ("- " and the like), after a BOM;
+			 * YAML breaks lines at "\r" too */
 			size_t ls = ys, col = 0;
-			while (ls > 0 && y[ls - 1] != '\n')
+			while (ls > 0 && y[ls - 1] != '\n' && y[ls - 1] != '\r')
 				ls--;
 			if (ls == 0 && r->src->len >= 3 && memcmp(y, "\xEF\xBB\xBF", 3) == 0)
 				ls = 3;

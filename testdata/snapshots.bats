@@ -219,6 +219,19 @@ print(lbe["healthStatus"], lbe["metadata"]["filterMetadata"]["ns"][sys.argv[2]])
 	edsmod --to json "$BATS_TEST_TMPDIR/out.yaml" | grep -q "\"$k\":\"v\""
 }
 
+@test "a YAML snapshot whose lines end in a bare CR is rewritten at the right indentation" {
+	printf -- '---\rclusterName: a\rendpoints:\r- lbEndpoints:\r  - endpoint: {address: {socketAddress: {address: 10.0.0.1, portValue: 80}}}\r' >"$BATS_TEST_TMPDIR/cr.yaml"
+	edsmod -e 'set cla.policy.overprovisioning_factor = 177' "$BATS_TEST_TMPDIR/cr.yaml" >"$BATS_TEST_TMPDIR/out.yaml"
+	run /usr/bin/python3 -c '
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1], newline=""))
+print(d["clusterName"], d["policy"]["overprovisioningFactor"], d["endpoints"][0]["lbEndpoints"][0]["endpoint"]["address"]["socketAddress"]["portValue"])' "$BATS_TEST_TMPDIR/out.yaml"
+	assert_output "a 177 80"
+	run edsmod --to json --compact "$BATS_TEST_TMPDIR/out.yaml"
+	assert_success
+	assert_output --partial '"policy":{"overprovisioningFactor":177}'
+}
+
 @test "container detection: a binary CLA is never taken for a delimited list or a response" {
 	local f
 	for f in "$TOP"/testdata/corpus/*.txtpb "$TOP/testdata/examples/eg-cla.txtpb"; do
