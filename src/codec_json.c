@@ -13,8 +13,8 @@
  * Encoding prints straight into the eds_buf, fields in number order, which
  * is the order of protobuf-c's fields array.
  *
- * Well-known types with special JSON forms (wrappers, Duration, Timestamp, Struct,
- * Value, ListValue, Any) are the only message types handled by name.
+ * Well-known types with special JSON forms (wrappers, Duration, Timestamp,
+ * Struct, Value, ListValue, Any) are the only message types handled by name.
  */
 #include "codec_json.h"
 

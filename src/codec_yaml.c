@@ -686,9 +686,20 @@ static void put_yaml_number(struct eds_buf *b, const char *s, size_t n)
 	eds_buf_append(b, s + k + 1, n - k - 1);
 }
 
-/* Longer keys are written in the explicit form (bytes; a character is at
- * least one, and libyaml and go-yaml allow 1024). */
+/* Longer keys are written in the explicit form, "? key" (bytes; a character
+ * is at least one, and libyaml and go-yaml take simple keys of up to 1024). */
 #define YAML_SIMPLE_KEY_MAX 1000
+
+/* Put "? " before the key written at b->data + at. */
+static void explicit_key(struct eds_buf *b, size_t at)
+{
+	size_t klen = b->len - at;
+	eds_buf_append(b, "  ", 2);
+	if (!b->overflow) {
+		memmove(b->data + at + 2, b->data + at, klen);
+		memcpy(b->data + at, "? ", 2);
+	}
+}
 
 int eds_json_to_yaml_flow(const char *json, size_t len, struct eds_buf *out, struct eds_diag *d)
 {
@@ -710,13 +721,8 @@ int eds_json_to_yaml_flow(const char *json, size_t len, struct eds_buf *out, str
 			in_str = false;
 			eds_buf_append(out, s + run, i + 1 - run);
 			run = i + 1;
-			if (i + 1 < c.len && s[i + 1] == ':' && out->len - key_at > YAML_SIMPLE_KEY_MAX) {
-				eds_buf_append(out, "  ", 2); /* "? key": see eds_json_to_yaml */
-				if (!out->overflow) {
-					memmove(out->data + key_at + 2, out->data + key_at, out->len - 2 - key_at);
-					memcpy(out->data + key_at, "? ", 2);
-				}
-			}
+			if (i + 1 < c.len && s[i + 1] == ':' && out->len - key_at > YAML_SIMPLE_KEY_MAX)
+				explicit_key(out, key_at);
 		} else if (in_str && s[i] == '\\')
 			n = 2; /* JSON's escapes are YAML's */
 		else if (in_str)
@@ -779,15 +785,8 @@ int eds_json_to_yaml(const char *json, size_t len, unsigned base, struct eds_buf
 				rc = eds_diag_setf(d, EDS_E_ENCODE, "a string with a lone UTF-16 surrogate cannot be written as YAML");
 				break;
 			}
-			if (out->len - at > YAML_SIMPLE_KEY_MAX && !out->overflow) {
-				/* YAML readers take a simple key of at most 1024
-				 * characters: "? key", then ":" below it */
-				size_t klen = out->len - at;
-				eds_buf_append(out, "  ", 2);
-				if (!out->overflow) {
-					memmove(out->data + at + 2, out->data + at, klen);
-					memcpy(out->data + at, "? ", 2);
-				}
+			if (out->len - at > YAML_SIMPLE_KEY_MAX) {
+				explicit_key(out, at); /* and ":" below it */
 				eds_buf_putc(out, '\n');
 				put_spaces(out, f->indent);
 			}
