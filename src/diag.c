@@ -1,6 +1,7 @@
 #include "diag.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,12 @@ void eds_diags_release(struct eds_diags *ds)
 	memset(ds, 0, sizeof *ds);
 }
 
+/* A line ends at "\n", "\r\n" or a "\r" alone (YAML's line breaks; editors'). */
+static bool breaks_line(const struct eds_src *src, size_t i)
+{
+	return src->text[i] == '\n' || (src->text[i] == '\r' && (i + 1 == src->len || src->text[i + 1] != '\n'));
+}
+
 void eds_src_linecol(const struct eds_src *src, size_t off, unsigned *line, unsigned *col)
 {
 	unsigned l = 1, c = 1;
@@ -76,7 +83,7 @@ void eds_src_linecol(const struct eds_src *src, size_t off, unsigned *line, unsi
 		off = src->len;
 	for (size_t i = 0; i < off; i++) {
 		unsigned char ch = (unsigned char)src->text[i];
-		if (ch == '\n') {
+		if (breaks_line(src, i)) {
 			l++;
 			c = 1;
 		} else if ((ch & 0xC0) != 0x80) {
@@ -92,13 +99,11 @@ void eds_src_line(const struct eds_src *src, size_t off, size_t *start, size_t *
 	if (off > src->len)
 		off = src->len;
 	size_t s = off;
-	while (s > 0 && src->text[s - 1] != '\n')
+	while (s > 0 && !breaks_line(src, s - 1))
 		s--;
 	size_t e = off;
-	while (e < src->len && src->text[e] != '\n')
+	while (e < src->len && src->text[e] != '\n' && src->text[e] != '\r')
 		e++;
-	if (e > s && src->text[e - 1] == '\r')
-		e--;
 	*start = s;
 	*len = e - s;
 }

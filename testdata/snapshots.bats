@@ -230,6 +230,13 @@ print(d["clusterName"], d["policy"]["overprovisioningFactor"], d["endpoints"][0]
 	run edsmod --to json --compact "$BATS_TEST_TMPDIR/out.yaml"
 	assert_success
 	assert_output --partial '"policy":{"overprovisioningFactor":177}'
+	# and a finding's line:col counts the CRs as line breaks, as a CRLF file's
+	sed 's/portValue: 80/portValue: 99999/' "$BATS_TEST_TMPDIR/cr.yaml" >"$BATS_TEST_TMPDIR/bad.yaml"
+	run -1 edsmod check "$BATS_TEST_TMPDIR/bad.yaml"
+	assert_output --partial "bad.yaml:5:72: endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value: error: port 99999"
+	sed 's/\r/\r\n/g' "$BATS_TEST_TMPDIR/bad.yaml" >"$BATS_TEST_TMPDIR/crlf.yaml"
+	run -1 edsmod check "$BATS_TEST_TMPDIR/crlf.yaml"
+	assert_output --partial "crlf.yaml:5:72: endpoints[0]"
 }
 
 @test "container detection: a binary CLA is never taken for a delimited list or a response" {
