@@ -574,6 +574,41 @@ static struct eds_bpath *resolve_path(struct binder *b, struct eds_node *n, stru
 	return bp;
 }
 
+/* How deep the steps nest: each message counts, a map entry too (the
+ * decoders' --max-depth); a key of a Value that holds a Struct goes through
+ * the Struct, its entry and the Value under it. */
+static uint32_t path_depth(const struct eds_bpath *bp)
+{
+	uint32_t d = 1 + (bp->virt ? EDS_LV_EP : bp->root);
+	enum eds_wkt cur = EDS_WKT_NONE;
+	for (uint32_t i = 0; i < bp->nsteps; i++) {
+		const struct eds_step *s = &bp->steps[i];
+		const ProtobufCFieldDescriptor *f = s->f;
+		switch (s->kind) {
+		case EDS_ST_MAP:
+			d++; /* the entry */
+			f = EDS_STEP_VF(s);
+			/* fall through */
+		case EDS_ST_FIELD:
+		case EDS_ST_ELEM:
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				d++;
+				cur = eds_schema_wkt(f->descriptor);
+			}
+			break;
+		case EDS_ST_SKEY:
+			d += cur == EDS_WKT_VALUE ? 3 : 2;
+			cur = EDS_WKT_VALUE;
+			break;
+		case EDS_ST_LIDX:
+			d += cur == EDS_WKT_VALUE ? 2 : 1;
+			cur = EDS_WKT_VALUE;
+			break;
+		}
+	}
+	return d;
+}
+
 /* Resolve a PATH node's segments. */
 static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 {
@@ -584,6 +619,8 @@ static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 		out->steps = eds_arena_alloc(b->a, out->nsteps * sizeof *out->steps);
 		memcpy(out->steps, pb.steps, out->nsteps * sizeof *out->steps);
 	}
+	if (out)
+		out->depth = path_depth(out);
 	free(pb.steps);
 	return out;
 }
@@ -925,6 +962,14 @@ static bool bind_target(struct binder *b, struct eds_action *a)
 	if (a->kind == EDS_A_SET && bp->whole_repeated) {
 		berr(b, t->span, "cannot set repeated field \"%s\" as a whole; set one element, e.g. %s[0]",
 		     bp->last->name, bp->last->name);
+		return false;
+	}
+	if (a->kind == EDS_A_SET && bp->depth > b->p->lim.max_depth) {
+		/* what no decoder (nor Envoy's, at 100) would read back */
+		eds_expr_limit(b->errs, b->dsrc, t->span.start, t->span.end,
+			       "this path nests messages %u deep, more than the limit of %u (--max-depth)",
+			       (unsigned)bp->depth, (unsigned)b->p->lim.max_depth);
+		b->failed = true;
 		return false;
 	}
 	t->stype = bp->stype;

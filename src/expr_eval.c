@@ -2104,6 +2104,33 @@ static int assert_failed(struct eds_run *r, const struct eds_action *a)
 
 /* A per-locality or literal set: into an endpoint without metadata, the
  * locality's shared Metadata when there is one (see unshare). */
+/* Levels of messages in m, itself included, as the decoders count them. */
+static uint32_t msg_height(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	uint32_t h = 0;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = FIELD(m, f->quantifier_offset, size_t);
+			ProtobufCMessage **v = FIELD(m, f->offset, ProtobufCMessage **);
+			for (size_t k = 0; k < n; k++) {
+				uint32_t s = v[k] ? msg_height(v[k]) : 0;
+				h = s > h ? s : h;
+			}
+			continue;
+		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && FIELD(m, f->quantifier_offset, uint32_t) != f->id)
+			continue;
+		const ProtobufCMessage *sub = FIELD(m, f->offset, ProtobufCMessage *);
+		uint32_t s = sub ? msg_height(sub) : 0;
+		h = s > h ? s : h;
+	}
+	return 1 + h;
+}
+
 static int write_hoisted(struct eds_run *r, const struct eds_action *a, struct eds_hoist *h)
 {
 	const struct eds_bpath *bp = a->target->path;
@@ -2148,6 +2175,15 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 			enum_num = (int)v.n; /* checked and converted when binding */
 		} else if (eds_check_store(bp, name, (size_t)nl, &v, &enum_num, err, sizeof err)) {
 			return eds_run_fail(r, a->expr->span, "%s", err);
+		}
+		if ((v.k == EDS_V_OBJ || v.k == EDS_V_LIST || v.k == EDS_V_MSG) && v.p) {
+			/* a copy may go deeper than where it came from; a Value
+			 * holds the Struct or list one level down */
+			uint32_t deepest = bp->depth + msg_height(v.p) - (bp->fkind == EDS_FK_VALUE ? 0 : 1);
+			if (deepest > r->p->lim.max_depth)
+				return eds_run_fail(r, a->expr->span,
+						    "\"%.*s\" would nest messages %u deep, more than the limit of %u "
+						    "(--max-depth)", nl, name, (unsigned)deepest, (unsigned)r->p->lim.max_depth);
 		}
 		const char *owned = v.k != EDS_V_STR ? NULL
 				    : v.konst ? konst(r, v.s, v.len)
