@@ -965,7 +965,7 @@ static bool bind_target(struct binder *b, struct eds_action *a)
 		return false;
 	}
 	if (a->kind == EDS_A_SET && bp->depth > b->p->lim.max_depth) {
-		/* what no decoder (nor Envoy's, at 100) would read back */
+		/* what the decoders would not read back */
 		eds_expr_limit(b->errs, b->dsrc, t->span.start, t->span.end,
 			       "this path nests messages %u deep, more than the limit of %u (--max-depth)",
 			       (unsigned)bp->depth, (unsigned)b->p->lim.max_depth);

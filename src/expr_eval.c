@@ -2102,8 +2102,6 @@ static int assert_failed(struct eds_run *r, const struct eds_action *a)
 	return eds_run_fail(r, a->span, "%s", msg);
 }
 
-/* A per-locality or literal set: into an endpoint without metadata, the
- * locality's shared Metadata when there is one (see unshare). */
 /* Levels of messages in m, itself included, as the decoders count them. */
 static uint32_t msg_height(const ProtobufCMessage *m)
 {
@@ -2131,6 +2129,8 @@ static uint32_t msg_height(const ProtobufCMessage *m)
 	return 1 + h;
 }
 
+/* A per-locality or literal set: into an endpoint without metadata, the
+ * locality's shared Metadata when there is one (see unshare). */
 static int write_hoisted(struct eds_run *r, const struct eds_action *a, struct eds_hoist *h)
 {
 	const struct eds_bpath *bp = a->target->path;
