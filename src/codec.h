@@ -21,6 +21,7 @@
 #ifndef EDS_CODEC_H
 #define EDS_CODEC_H
 
+#include <limits.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 
@@ -50,7 +51,8 @@ enum eds_format eds_format_detect(const char *data, size_t len);
  */
 struct eds_limits {
 	size_t max_input;   /* bytes of one input */
-	unsigned max_depth; /* message nesting (Struct/ListValue levels count) */
+	unsigned max_depth; /* message nesting below the top message, as protobuf's
+			     * parsers count it (Struct/ListValue levels count) */
 	size_t max_output;  /* bytes of one output */
 	size_t max_string;  /* bytes of one string or bytes value, map or Struct key (decoded);
 			     * not Any's value (a message) nor unknown fields */
@@ -59,6 +61,13 @@ struct eds_limits {
 	size_t max_regex;      /* bytes of one regular expression */
 	size_t max_regexes;    /* regular expressions in one program (glibc's take 10-75 KB each) */
 };
+
+/* The deepest level max_depth allows when the top message is level 1, as the
+ * codecs count. */
+static inline unsigned eds_depth_levels(unsigned max_depth)
+{
+	return max_depth < UINT_MAX ? max_depth + 1 : max_depth;
+}
 extern const struct eds_limits eds_limits_default;
 
 struct eds_encode_opts {

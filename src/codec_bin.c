@@ -799,7 +799,7 @@ static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc,
 	const uint8_t *start = p;
 	unsigned hint = 0;
 
-	if (depth > x->lim->max_depth)
+	if (depth > eds_depth_levels(x->lim->max_depth))
 		return fail(x, EDS_E_LIMIT, p,
 			    "messages nested deeper than %u levels (--max-depth) in %s",
 			    x->lim->max_depth, desc->name);

@@ -1092,7 +1092,7 @@ static int dec_value(struct dec *c, const ProtobufCFieldDescriptor *f, void *mem
 
 static int check_depth(struct dec *c, const ProtobufCMessageDescriptor *desc, unsigned depth)
 {
-	if (c->lim->max_depth && depth > c->lim->max_depth)
+	if (c->lim->max_depth && depth > eds_depth_levels(c->lim->max_depth))
 		return fail_val(c, EDS_E_LIMIT, "messages nested deeper than %u levels (--max-depth) in %s",
 				c->lim->max_depth, desc->name);
 	return EDS_OK;
@@ -2661,7 +2661,7 @@ static int enc_any(struct enc *e, const Google__Protobuf__Any *any, unsigned dep
 	if (!inner)
 		return enc_fail(e, "cannot print google.protobuf.Any of unknown type \"%s\" as JSON", url);
 	const uint8_t *data = any->value.data ? any->value.data : (const uint8_t *)"";
-	if (!nesting_ok(inner, data, data + any->value.len, depth + 1, eds_limits_default.max_depth))
+	if (!nesting_ok(inner, data, data + any->value.len, depth + 1, eds_depth_levels(eds_limits_default.max_depth)))
 		return enc_fail(e, "google.protobuf.Any of type \"%s\" nests messages deeper than %u levels",
 				url, eds_limits_default.max_depth);
 	ProtobufCMessage *m = protobuf_c_message_unpack(inner, eds_arena_pbc(scratch(e)),

@@ -534,7 +534,7 @@ struct tp {
 	const struct eds_src *src;
 	struct eds_arena *arena;
 	struct eds_diag *d;
-	unsigned max_depth;
+	unsigned max_depth; /* levels, the top message being 1 (eds_depth_levels) */
 	size_t max_string;
 	struct eds_path path;
 	struct ahead *ahead; /* parsing ahead on another thread (below) */
@@ -974,7 +974,7 @@ static int check_depth(struct tp *p, const ProtobufCMessageDescriptor *desc, uns
 		return 0;
 	const struct tok *t = &p->lx.t;
 	return fail_code(p, EDS_E_LIMIT, t->start, t->end,
-			 "messages nested deeper than %u levels (--max-depth) in %s", p->max_depth,
+			 "messages nested deeper than %u levels (--max-depth) in %s", p->max_depth - 1,
 			 desc->name);
 }
 
@@ -1020,7 +1020,7 @@ static int unknown_msg(struct tp *p, struct usink *k, uint32_t num, unsigned dep
 	if (depth + 1 > p->max_depth)
 		return fail_code(p, EDS_E_LIMIT, open.start, open.end,
 				 "messages nested deeper than %u levels (--max-depth) in field %u",
-				 p->max_depth, num);
+				 p->max_depth - 1, num);
 	if ((rc = next(p)))
 		return rc;
 	struct abuf b = { 0 };
@@ -1625,7 +1625,7 @@ int eds_text_decode(const ProtobufCMessageDescriptor *desc, const struct eds_src
 	p->src = src;
 	p->arena = arena;
 	p->d = d;
-	p->max_depth = lim->max_depth ? lim->max_depth : eds_limits_default.max_depth;
+	p->max_depth = eds_depth_levels(lim->max_depth ? lim->max_depth : eds_limits_default.max_depth);
 	p->max_string = lim->max_string;
 	p->ahead_at = SIZE_MAX;
 	if (p->max_depth > MAX_NESTING)

@@ -183,8 +183,8 @@ struct eds_bpath {
 	bool whole_repeated; /* ends at a repeated field without an index */
 	bool through_targets; /* from a broader root into endpoints / lb_endpoints */
 	uint32_t nsteps;
-	uint32_t depth; /* of the final message, or of the one holding a final scalar:
-			 * as the decoders count (the CLA is 1, map entries count) */
+	uint32_t depth; /* level of the final message, or of the one holding a final
+			 * scalar: the CLA is 1, map entries count (eds_depth_levels) */
 	struct eds_step *steps;
 	const ProtobufCFieldDescriptor *last; /* field of the final slot, NULL if dynamic/whole */
 	const struct eds_constraint *cons;

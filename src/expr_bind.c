@@ -964,11 +964,11 @@ static bool bind_target(struct binder *b, struct eds_action *a)
 		     bp->last->name, bp->last->name);
 		return false;
 	}
-	if (a->kind == EDS_A_SET && bp->depth > b->p->lim.max_depth) {
+	if (a->kind == EDS_A_SET && bp->depth > eds_depth_levels(b->p->lim.max_depth)) {
 		/* what the decoders would not read back */
 		eds_expr_limit(b->errs, b->dsrc, t->span.start, t->span.end,
-			       "this path nests messages %u deep, more than the limit of %u (--max-depth)",
-			       (unsigned)bp->depth, (unsigned)b->p->lim.max_depth);
+			       "this path nests messages %u levels below the CLA, more than the limit of %u "
+			       "(--max-depth)", (unsigned)bp->depth - 1, (unsigned)b->p->lim.max_depth);
 		b->failed = true;
 		return false;
 	}

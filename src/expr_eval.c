@@ -2180,10 +2180,11 @@ int eds_exec_action(struct eds_run *r, const struct eds_action *a)
 			/* a copy may go deeper than where it came from; a Value
 			 * holds the Struct or list one level down */
 			uint32_t deepest = bp->depth + msg_height(v.p) - (bp->fkind == EDS_FK_VALUE ? 0 : 1);
-			if (deepest > r->p->lim.max_depth)
+			if (deepest > eds_depth_levels(r->p->lim.max_depth))
 				return eds_run_fail(r, a->expr->span,
-						    "\"%.*s\" would nest messages %u deep, more than the limit of %u "
-						    "(--max-depth)", nl, name, (unsigned)deepest, (unsigned)r->p->lim.max_depth);
+						    "\"%.*s\" would nest messages %u levels below the CLA, more than the "
+						    "limit of %u (--max-depth)", nl, name, (unsigned)deepest - 1,
+						    (unsigned)r->p->lim.max_depth);
 		}
 		const char *owned = v.k != EDS_V_STR ? NULL
 				    : v.konst ? konst(r, v.s, v.len)

@@ -44,21 +44,25 @@ def judge(edsmod, depth, rule, data, path, bad):
 
 def main(edsmod, cla):
     rnd = random.Random(7)
+    with open(cla, "rb") as f:
+        cla_bytes = f.read()
     bad, n, at_compile, at_run = [], 0, 0, 0
-    for _ in range(80):  # paths that nest by themselves (refused when compiling, exit 9)
+    for _ in range(100):  # paths that nest by themselves (refused when compiling, exit 9)
         path = rnd.choice(ROOTS) + "".join(rnd.choice([".k%d" % i, '["k%d"]' % i])
                                            for i in range(rnd.randint(0, 12)))
-        depth = rnd.choice([8, 10, 12, 15, 20, 30])
+        depth = rnd.choice([12, 13, 15, 18, 22, 30])
+        if not readable(edsmod, depth, cla_bytes):
+            continue  # the input is already too deep for this limit
         k = judge(edsmod, depth, "set %s = 1" % path, None, cla, bad)
         n += k
         at_compile += k and run(edsmod, depth, "set %s = 1" % path, None, cla).returncode == 9
-    for _ in range(80):  # a Struct copied deeper than it was (refused when running, exit 6)
+    for _ in range(100):  # a Struct copied deeper than it was (refused when running, exit 6)
         src = 'metadata["s"]' + "".join(".k%d" % i for i in range(rnd.randint(0, 5)))
         made = run(edsmod, 1000, "set %s.leaf = 1" % src, None, cla)
         dst = rnd.choice(ROOTS[:2] + ROOTS[4:]).replace('"x"', '"d"') + "".join(
             ".d%d" % i for i in range(rnd.randint(0, 4)))
         what = rnd.choice([src, 'metadata["s"]'])
-        depth = rnd.choice([10, 12, 15, 20])
+        depth = rnd.choice([12, 13, 15, 18, 22])
         if not readable(edsmod, depth, made.stdout):
             continue  # the input is already too deep for this limit
         k = judge(edsmod, depth, "set %s = %s" % (dst, what), made.stdout, None, bad)

@@ -334,7 +334,7 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 	const uint8_t *base = (const uint8_t *)s->src->text;
 	uint32_t counts[32] = { 0 };
 
-	if (depth > s->lim->max_depth) {
+	if (depth > eds_depth_levels(s->lim->max_depth)) {
 		return ref_fail(s, EDS_E_LIMIT, (size_t)(p - base),
 			    "messages nested deeper than %u levels (--max-depth) in %s",
 			    s->lim->max_depth, desc->name);
@@ -1491,12 +1491,13 @@ static void test_semantics(void)
 		w_free(&nest);
 		nest = up;
 	}
+	/* six levels below the top message: protobuf's count, --max-depth's */
 	struct eds_limits keep = lim;
-	lim.max_depth = 4;
+	lim.max_depth = 5;
 	check(check_decode("depth", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_E_LIMIT,
 	      "nesting deeper than --max-depth is accepted");
-	lim.max_depth = 7;
-	check(check_decode("depth 7", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_OK,
+	lim.max_depth = 6;
+	check(check_decode("depth 6", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_OK,
 	      "nesting at --max-depth is rejected");
 	lim = keep;
 

@@ -941,7 +941,7 @@ static void test_depth(void)
 	int rc = decode(deep, &m, &d, &src);
 	CHECK(rc == EDS_E_LIMIT &&
 		      strcmp(d.msg, "messages nested deeper than 100 levels (--max-depth) in "
-				    "google.protobuf.Struct") == 0 && d.loc == EDS_LOC_SPAN,
+				    "google.protobuf.Struct.FieldsEntry") == 0 && d.loc == EDS_LOC_SPAN,
 	      "10000-deep struct: %d %s", rc, d.msg);
 	/* with no message depth limit, the JSON nesting cap still holds */
 	struct eds_limits unlimited = eds_limits_default;
@@ -956,35 +956,36 @@ static void test_depth(void)
 	CHECK(rc == 0, "1000-deep struct, no depth limit: %d %s", rc, d.msg);
 	free(deep);
 
-	/* CLA 1, LocalityLbEndpoints 2, Metadata 3, entry 4, Struct 5, then 3 per level */
+	/* Below the CLA: LocalityLbEndpoints 1, Metadata 2, entry 3, Struct 4,
+	 * then 3 per level (entry, Value, Struct) */
 	deep = nested_struct_json(40);
 	rc = decode(deep, &m, &d, &src);
 	CHECK(rc == EDS_E_LIMIT &&
 		      strcmp(d.msg, "messages nested deeper than 100 levels (--max-depth) in "
-				    "google.protobuf.Struct") == 0,
+				    "google.protobuf.Struct.FieldsEntry") == 0,
 	      "40-deep struct: %d %s", rc, d.msg);
 	CHECK(strncmp(d.path, "endpoints[0].metadata.filter_metadata[\"f\"][\"a\"][\"a\"]", 52) == 0,
 	      "depth path: %s", d.path);
 	free(deep);
 
-	deep = nested_struct_json(31); /* innermost Struct at 5 + 3*31 = 98 */
+	deep = nested_struct_json(32); /* innermost Struct at 4 + 3*32 = 100 */
 	rc = decode(deep, &m, &d, &src);
-	CHECK(rc == 0, "31-deep struct is within the limit: %s", d.msg);
+	CHECK(rc == 0, "32-deep struct is within the limit: %s", d.msg);
 	if (rc == 0) {
 		char *js = encode(m, false, false, &rc, &d);
 		CHECK(rc == 0 && strlen(js) == strlen(deep) + 1 && memcmp(js, deep, strlen(deep)) == 0,
-		      "31-deep struct prints back");
+		      "32-deep struct prints back");
 	}
 	free(deep);
 
 	struct eds_limits lim = eds_limits_default;
-	lim.max_depth = 3;
+	lim.max_depth = 2; /* below the CLA: LocalityLbEndpoints 1, Locality 2 */
 	rc = decode_desc(CLA_DESC, "{\"endpoints\":[{\"locality\":{}}]}", &lim, &m, &d, &src);
-	CHECK(rc == 0, "depth 3 ok: %s", d.msg);
+	CHECK(rc == 0, "depth 2 ok: %s", d.msg);
 	rc = decode_desc(CLA_DESC, "{\"endpoints\":[{\"lbEndpoints\":[{\"endpoint\":{}}]}]}", &lim, &m, &d,
 			 &src);
 	CHECK(rc == EDS_E_LIMIT && strcmp(d.path, "endpoints[0].lb_endpoints[0].endpoint") == 0,
-	      "depth 4 fails: %s at %s", d.msg, d.path);
+	      "depth 3 fails: %s at %s", d.msg, d.path);
 
 	lim = eds_limits_default;
 	lim.max_input = 10;

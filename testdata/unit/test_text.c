@@ -728,7 +728,8 @@ static void test_limits(void)
 	char *deep = deep_struct(10000);
 	int rc = decode_lim(CLA_DESC, deep, strlen(deep), &lim, &m, &d, &src);
 	CHECK(rc == EDS_E_LIMIT && d.code == EDS_E_LIMIT &&
-	      strcmp(d.msg, "messages nested deeper than 100 levels (--max-depth) in google.protobuf.Struct") == 0,
+	      strcmp(d.msg, "messages nested deeper than 100 levels (--max-depth) in "
+			    "google.protobuf.Struct.FieldsEntry") == 0,
 	      "10,000-deep Struct: %d %s", rc, d.msg);
 	CHECK(strncmp(d.path, "endpoints[0].metadata.filter_metadata[\"k\"][\"a\"][\"a\"]", 51) == 0,
 	      "path %s", d.path);
@@ -737,19 +738,20 @@ static void test_limits(void)
 	rc = decode_lim(CLA_DESC, deep, strlen(deep), &lim, &m, &d, &src);
 	CHECK(rc == EDS_E_LIMIT, "huge --max-depth: %d %s", rc, d.msg);
 
-	/* CLA 1, LocalityLbEndpoints 2, Metadata 3, entry 4, Struct 5, entry 6, Value 7, Struct 8 */
-	char *eight = deep_struct(1);
-	lim.max_depth = 8;
-	rc = decode_lim(CLA_DESC, eight, strlen(eight), &lim, &m, &d, &src);
-	CHECK(rc == 0, "8 levels within a limit of 8: %s", d.msg);
+	/* below the CLA: LocalityLbEndpoints 1, Metadata 2, entry 3, Struct 4,
+	 * entry 5, Value 6, Struct 7 */
+	char *seven = deep_struct(1);
 	lim.max_depth = 7;
-	rc = decode_lim(CLA_DESC, eight, strlen(eight), &lim, &m, &d, &src);
+	rc = decode_lim(CLA_DESC, seven, strlen(seven), &lim, &m, &d, &src);
+	CHECK(rc == 0, "7 levels within a limit of 7: %s", d.msg);
+	lim.max_depth = 6;
+	rc = decode_lim(CLA_DESC, seven, strlen(seven), &lim, &m, &d, &src);
 	unsigned l, c;
 	eds_src_linecol(&src, d.span.start, &l, &c);
-	CHECK(rc == EDS_E_LIMIT && l == 1 && c == 98, "8 levels over a limit of 7: %d %u:%u %s", rc, l,
+	CHECK(rc == EDS_E_LIMIT && l == 1 && c == 98, "7 levels over a limit of 6: %d %u:%u %s", rc, l,
 	      c, d.msg);
 	/* unknown fields given as messages count too */
-	lim.max_depth = 3;
+	lim.max_depth = 2;
 	rc = decode_lim(CLA_DESC, "9 { 9 { 9 { } } }", 17, &lim, &m, &d, &src);
 	CHECK(rc == EDS_E_LIMIT, "unknown message nesting: %d %s", rc, d.msg);
 	rc = decode_lim(CLA_DESC, "9 { 9 { } }", 11, &lim, &m, &d, &src);
