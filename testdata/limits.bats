@@ -262,3 +262,50 @@ teardown() {
 	kill -HUP "$SERVER_PID"
 	wait_log 'SIGHUP: reloaded 1 rule'
 }
+
+@test "--max-depth counts as protobuf does: 100 levels below the CLA read in every format, 101 refused (python3-protobuf agrees)" {
+	# Value > ListValue > Value ... under an endpoint's metadata, serialized
+	# by python3-protobuf on Envoy's real protos, which then parses it back
+	# (or not) with protobuf's own limit
+	run /usr/bin/python3 - "$TOP/testdata/conformance" "$(envoy_protos)" "$BATS_TEST_TMPDIR" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1]); import conform
+conform.py_classes(sys.argv[2])
+from google.protobuf import json_format, text_format
+CLA = conform.cla_class()
+for levels in (100, 101):
+    # below the CLA: LocalityLbEndpoints 1, LbEndpoint 2, Metadata 3, entry 4,
+    # Struct 5, entry 6, Value 7, then ListValue and Value: 2 a step
+    m = CLA(); m.cluster_name = "d"
+    v = m.endpoints.add().lb_endpoints.add().metadata.filter_metadata["x"].fields["k"]
+    d = 7
+    while d + 2 <= levels:
+        v = v.list_value.values.add(); d += 2
+    if d < levels:
+        v.struct_value.SetInParent(); d += 1
+    else:
+        v.string_value = "innermost"
+    assert d == levels
+    data = m.SerializeToString()
+    try:
+        CLA().ParseFromString(data); print(levels, "python reads it")
+    except Exception:
+        print(levels, "python refuses it")
+    open("%s/d%d.binpb" % (sys.argv[3], levels), "wb").write(data)
+    open("%s/d%d.json" % (sys.argv[3], levels), "w").write(json_format.MessageToJson(m))
+    open("%s/d%d.txtpb" % (sys.argv[3], levels), "w").write(text_format.MessageToString(m))
+PY
+	assert_success
+	assert_line "100 python reads it"
+	assert_line "101 python refuses it"
+	local f
+	for f in d100.binpb d100.json d100.txtpb; do
+		"$EDSMOD" --to binary "$BATS_TEST_TMPDIR/$f" | cmp - "$BATS_TEST_TMPDIR/d100.binpb"
+	done
+	for f in d101.binpb d101.json d101.txtpb; do
+		run -9 --separate-stderr "$EDSMOD" --to binary "$BATS_TEST_TMPDIR/$f"
+		assert_output ""
+		[[ "$stderr" == *"messages nested deeper than 100 levels (--max-depth)"* ]]
+	done
+	"$EDSMOD" --max-depth 101 --to binary "$BATS_TEST_TMPDIR/d101.json" | cmp - "$BATS_TEST_TMPDIR/d101.binpb"
+}
