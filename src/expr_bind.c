@@ -609,6 +609,114 @@ static uint32_t path_depth(const struct eds_bpath *bp)
 	return d;
 }
 
+/* A POSIX bracket expression at re[i] ('['): the index just past it, or i + 1
+ * when it does not close (regcomp then reports it). */
+static size_t bracket_end(const char *re, size_t n, size_t i)
+{
+	size_t k = i + 1;
+	if (k < n && re[k] == '^')
+		k++;
+	if (k < n && re[k] == ']')
+		k++;
+	while (k < n && re[k] != ']') {
+		if (re[k] == '[' && k + 1 < n && (re[k + 1] == ':' || re[k + 1] == '=' || re[k + 1] == '.')) {
+			char c = re[k + 1];
+			size_t e = k + 2;
+			while (e + 1 < n && !(re[e] == c && re[e + 1] == ']'))
+				e++;
+			k = e + 2;
+		} else {
+			k++;
+		}
+	}
+	return k < n ? k + 1 : i + 1;
+}
+
+/* A bound "{m}", "{m,}" or "{m,n}" at re[i]: the copies glibc makes of what
+ * it repeats, and *end past it; 0 when it is not a bound. */
+static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end)
+{
+	size_t k = i + 1, m = 0, mx = 0;
+	bool comma = false, digits = false, digits2 = false;
+	for (; k < n && re[k] >= '0' && re[k] <= '9'; k++, digits = true)
+		m = m < 100000 ? m * 10 + (size_t)(re[k] - '0') : m;
+	if (k < n && re[k] == ',') {
+		comma = true;
+		for (k++; k < n && re[k] >= '0' && re[k] <= '9'; k++, digits2 = true)
+			mx = mx < 100000 ? mx * 10 + (size_t)(re[k] - '0') : mx;
+	}
+	if (k >= n || re[k] != '}' || (!digits && !digits2))
+		return 0;
+	*end = k + 1;
+	size_t c = !comma ? m : digits2 ? mx : m + 1;
+	return c ? c : 1;
+}
+
+#define RE_NEST 64 /* deeper groups are counted as if at this depth */
+
+/*
+ * The size of a POSIX extended regular expression with its repetitions
+ * written out, as glibc's regcomp builds it: "x{m,n}" makes n copies of x,
+ * "x+" two, nested repetitions multiply.  regcomp's time and memory grow
+ * with that, faster than linearly: a{1,10000} takes 800 MB and half a
+ * second, (.*) followed by fifteen '+' more memory than there is.
+ */
+static size_t regex_expanded(const char *re, size_t n)
+{
+	const size_t cap = (size_t)1 << 40;
+	size_t size[RE_NEST + 1] = { 0 }, last = 0, depth = 0, over = 0;
+	for (size_t i = 0; i < n;) {
+		char c = re[i];
+		size_t end = i + 1, copies = 0;
+		if (c == '(') {
+			if (depth < RE_NEST)
+				size[++depth] = 0;
+			else
+				over++;
+			size[depth] += 1;
+			last = 0;
+		} else if (c == ')' && (depth || over)) {
+			if (over) {
+				over--;
+				last = 1;
+				size[depth] += 1;
+			} else {
+				last = size[depth] + 1;
+				depth--;
+				size[depth] = size[depth] + last < cap ? size[depth] + last : cap;
+			}
+		} else if (c == '*' || c == '?' || c == '|' || c == '^' || c == '$') {
+			size[depth] += 1;
+			if (c == '|')
+				last = 0;
+		} else if (c == '+') {
+			copies = 2;
+		} else if (c == '{' && (copies = bound_copies(re, n, i, &end))) {
+			/* counted below */
+		} else {
+			if (c == '[')
+				end = bracket_end(re, n, i);
+			else if (c == '\\' && i + 1 < n)
+				end = i + 2;
+			last = end - i;
+			size[depth] = size[depth] + last < cap ? size[depth] + last : cap;
+		}
+		if (copies) {
+			/* the last atom or group again, copies - 1 more times */
+			size_t more = last && copies - 1 < cap / last ? last * (copies - 1) : (last ? cap : 0);
+			size[depth] = size[depth] + more < cap ? size[depth] + more : cap;
+			last = last && copies < cap / last ? last * copies : (last ? cap : 0);
+			size[depth] += end - i;
+		}
+		i = end;
+	}
+	size_t total = 0;
+	while (depth)
+		size[depth - 1] += size[depth], depth--;
+	total = size[0];
+	return total < cap ? total : cap;
+}
+
 /* Resolve a PATH node's segments. */
 static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 {
@@ -848,6 +956,15 @@ static void bind_node(struct binder *b, struct eds_node *n)
 				eds_expr_limit(b->errs, b->dsrc, n->rhs->span.start, n->rhs->span.end,
 					       "more than the limit of %zu regular expressions (--max-regexes)",
 					       lim->max_regexes);
+			b->failed = true;
+			return;
+		}
+		size_t expanded = regex_expanded(rv->s, rv->len);
+		if (expanded > lim->max_regex) {
+			eds_expr_limit(b->errs, b->dsrc, n->rhs->span.start, n->rhs->span.end,
+				       "regular expression is %zu bytes with its repetitions written out (as "
+				       "regcomp builds it), more than the limit of %zu (--max-regex)",
+				       expanded, lim->max_regex);
 			b->failed = true;
 			return;
 		}

@@ -157,6 +157,16 @@ long_hostname() {
 	run -0 --separate-stderr "$EDSMOD" -e "zone =~ \"$re\" { drop }" a.txtpb
 	run -9 --separate-stderr "$EDSMOD" -e "zone =~ \"${re}a\" { drop }" a.txtpb
 	assert_equal "${stderr%%$'\n'*}" 'edsmod: error: regular expression is 4097 bytes, more than the limit of 4096 (--max-regex) at -e #1:1:9:'
+	# repetitions count written out, as regcomp builds them: a{1,10000}
+	# would take it 800 MB, (.*) and a hundred '+' more than there is
+	run -0 --separate-stderr "$EDSMOD" -e 'zone =~ "^(a{1,1000})+[0-9]{1,2}$" { drop }' a.txtpb
+	run -9 --separate-stderr "$EDSMOD" -e 'zone =~ "a{1,10000}" { drop }' a.txtpb
+	assert_equal "${stderr%%$'\n'*}" 'edsmod: error: regular expression is 10009 bytes with its repetitions written out (as regcomp builds it), more than the limit of 4096 (--max-regex) at -e #1:1:9:'
+	re="(.*)$(head -c 100 /dev/zero | tr '\0' +)"
+	run -9 --separate-stderr "$EDSMOD" -e "zone =~ \"$re\" { drop }" a.txtpb
+	[[ "$stderr" == *"with its repetitions written out (as regcomp builds it), more than the limit of 4096 (--max-regex)"* ]]
+	run -9 --separate-stderr "$EDSMOD" --max-regex 13 -e 'zone =~ "a{1,9}" { drop }' a.txtpb
+	run -0 --separate-stderr "$EDSMOD" --max-regex 14 -e 'zone =~ "a{1,9}" { drop }' a.txtpb
 
 	# a rule and a comment: 64M, then one byte more
 	{
