@@ -8,10 +8,11 @@
  *
  * Regexes come from the user's rules and run on every target.  glibc's
  * regexec is a DFA-based matcher without exponential backtracking for
- * REG_EXTENDED without back-references, but its state set grows with the
- * pattern, so patterns are capped at lim.max_regex bytes (--max-regex), and
- * each compiled one takes 10 KB or more, so a program holds at most
- * lim.max_regexes (--max-regexes).
+ * REG_EXTENDED without back-references, which are refused; its state set
+ * grows with the pattern, and regcomp builds every copy a repetition makes,
+ * so patterns are capped at lim.max_regex bytes (--max-regex), also with
+ * their repetitions written out; each compiled one takes 10 KB or more, so a
+ * program holds at most lim.max_regexes (--max-regexes).
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -659,9 +660,10 @@ static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end)
  * written out, as glibc's regcomp builds it: "x{m,n}" makes n copies of x,
  * "x+" two, nested repetitions multiply.  regcomp's time and memory grow
  * with that, faster than linearly: a{1,10000} takes 800 MB and half a
- * second, (.*) followed by fifteen '+' more memory than there is.
+ * second, (.*) followed by fifteen '+' more memory than there is.  Sets
+ * *backref on a back-reference (\1 to \9) outside brackets.
  */
-static size_t regex_expanded(const char *re, size_t n)
+static size_t regex_expanded(const char *re, size_t n, bool *backref)
 {
 	const size_t cap = (size_t)1 << 40;
 	size_t size[RE_NEST + 1] = { 0 }, last = 0, depth = 0, over = 0;
@@ -696,8 +698,10 @@ static size_t regex_expanded(const char *re, size_t n)
 		} else {
 			if (c == '[')
 				end = bracket_end(re, n, i);
-			else if (c == '\\' && i + 1 < n)
+			else if (c == '\\' && i + 1 < n) {
 				end = i + 2;
+				*backref |= re[i + 1] >= '1' && re[i + 1] <= '9';
+			}
 			last = end - i;
 			size[depth] = size[depth] + last < cap ? size[depth] + last : cap;
 		}
@@ -959,7 +963,13 @@ static void bind_node(struct binder *b, struct eds_node *n)
 			b->failed = true;
 			return;
 		}
-		size_t expanded = regex_expanded(rv->s, rv->len);
+		bool backref = false;
+		size_t expanded = regex_expanded(rv->s, rv->len, &backref);
+		if (backref) {
+			berr(b, n->rhs->span, "back-references (\\1 to \\9) are not supported: glibc matches "
+			     "them in exponential time");
+			return;
+		}
 		if (expanded > lim->max_regex) {
 			eds_expr_limit(b->errs, b->dsrc, n->rhs->span.start, n->rhs->span.end,
 				       "regular expression is %zu bytes with its repetitions written out (as "
