@@ -653,8 +653,6 @@ static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end)
 	return c ? c : 1;
 }
 
-#define RE_NEST 64 /* deeper groups are counted as if at this depth */
-
 /*
  * The size of a POSIX extended regular expression with its repetitions
  * written out, as glibc's regcomp builds it: "x{m,n}" makes n copies of x,
@@ -665,28 +663,23 @@ static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end)
  */
 static size_t regex_expanded(const char *re, size_t n, bool *backref)
 {
-	const size_t cap = (size_t)1 << 40;
-	size_t size[RE_NEST + 1] = { 0 }, last = 0, depth = 0, over = 0;
+	const size_t cap = SIZE_MAX / 4;
+	size_t groups = 0, last = 0, depth = 0;
+	for (size_t i = 0; i < n; i++)
+		groups += re[i] == '(';
+	size_t *size = calloc(groups + 1, sizeof *size); /* per open group */
+	if (!size)
+		abort();
 	for (size_t i = 0; i < n;) {
 		char c = re[i];
 		size_t end = i + 1, copies = 0;
 		if (c == '(') {
-			if (depth < RE_NEST)
-				size[++depth] = 0;
-			else
-				over++;
-			size[depth] += 1;
+			size[++depth] = 1;
 			last = 0;
-		} else if (c == ')' && (depth || over)) {
-			if (over) {
-				over--;
-				last = 1;
-				size[depth] += 1;
-			} else {
-				last = size[depth] + 1;
-				depth--;
-				size[depth] = size[depth] + last < cap ? size[depth] + last : cap;
-			}
+		} else if (c == ')' && depth) {
+			last = size[depth] + 1;
+			depth--;
+			size[depth] = size[depth] + last < cap ? size[depth] + last : cap;
 		} else if (c == '*' || c == '?' || c == '|' || c == '^' || c == '$') {
 			size[depth] += 1;
 			if (c == '|')
@@ -714,11 +707,11 @@ static size_t regex_expanded(const char *re, size_t n, bool *backref)
 		}
 		i = end;
 	}
-	size_t total = 0;
-	while (depth)
-		size[depth - 1] += size[depth], depth--;
-	total = size[0];
-	return total < cap ? total : cap;
+	for (; depth; depth--)
+		size[depth - 1] = size[depth - 1] + size[depth] < cap ? size[depth - 1] + size[depth] : cap;
+	size_t total = size[0];
+	free(size);
+	return total;
 }
 
 /* Resolve a PATH node's segments. */
@@ -971,10 +964,13 @@ static void bind_node(struct binder *b, struct eds_node *n)
 			return;
 		}
 		if (expanded > lim->max_regex) {
+			char size[32] = "over 2^62"; /* (counting stops there) */
+			if (expanded < SIZE_MAX / 4)
+				snprintf(size, sizeof size, "%zu", expanded);
 			eds_expr_limit(b->errs, b->dsrc, n->rhs->span.start, n->rhs->span.end,
-				       "regular expression is %zu bytes with its repetitions written out (as "
+				       "regular expression is %s bytes with its repetitions written out (as "
 				       "regcomp builds it), more than the limit of %zu (--max-regex)",
-				       expanded, lim->max_regex);
+				       size, lim->max_regex);
 			b->failed = true;
 			return;
 		}
