@@ -1688,20 +1688,41 @@ static int dec_fields(struct dec *c, const ProtobufCMessageDescriptor *desc, Pro
 	return rc;
 }
 
-static int dec_duration(struct dec *c, Google__Protobuf__Duration *dur)
+/* The string a Duration or Timestamp is written as, from *start; what says
+ * what was expected. */
+static int read_wkt_string(struct dec *c, const char *what, char **s, size_t *len, size_t *start)
 {
 	enum jkind k;
 	int rc = peek(c, &k);
 	if (rc)
 		return rc;
 	if (k != J_STR)
-		return fail_val(c, EDS_E_DECODE,
-				"expected a duration string such as \"1.5s\" (google.protobuf.Duration), got %s",
-				kind_names[k]);
-	size_t start = c->i;
+		return fail_val(c, EDS_E_DECODE, "expected %s, got %s", what, kind_names[k]);
+	*start = c->i;
+	return read_string(c, s, len);
+}
+
+/* The digits after a '.' at *p as nanoseconds (the first nine); their count. */
+static int frac_nanos(const char **p, int32_t *nanos)
+{
+	int nd = 0;
+	int32_t ns = 0;
+	for (; **p >= '0' && **p <= '9'; (*p)++, nd++)
+		if (nd < 9)
+			ns = ns * 10 + (**p - '0');
+	for (int k = nd; k < 9; k++)
+		ns *= 10;
+	*nanos = ns;
+	return nd;
+}
+
+static int dec_duration(struct dec *c, Google__Protobuf__Duration *dur)
+{
+	size_t start, len;
 	char *s;
-	size_t len;
-	if ((rc = read_string(c, &s, &len)))
+	int rc = read_wkt_string(c, "a duration string such as \"1.5s\" (google.protobuf.Duration)", &s, &len,
+				 &start);
+	if (rc)
 		return rc;
 	const char *p = s;
 	bool neg = *p == '-';
@@ -1718,17 +1739,8 @@ static int dec_duration(struct dec *c, Google__Protobuf__Duration *dur)
 	bool ok = p > d0;
 	if (ok && *p == '.') {
 		p++;
-		int nd = 0;
-		while (*p >= '0' && *p <= '9') {
-			if (nd < 9)
-				nanos = nanos * 10 + (*p - '0');
-			nd++;
-			p++;
-		}
-		if (nd > 9)
+		if (frac_nanos(&p, &nanos) > 9)
 			ok = false;
-		for (; nd < 9; nd++)
-			nanos *= 10;
 	}
 	if (!ok || p[0] != 's' || (size_t)(p + 1 - s) != len)
 		return fail_at(c, EDS_E_DECODE, start, c->i,
@@ -1784,7 +1796,7 @@ static bool digits(const char **p, int n, unsigned max, unsigned *v)
 }
 
 /* RFC 3339 as protobuf's JSON has it: "1972-01-01T10:00:20.021Z", 0 to 9
- * fractional digits, "Z" or an offset "+hh:mm" / "-hh:mm". */
+ * fractional digits, "Z" or an offset "+hh:mm" / "-hh:mm".  s[len] is NUL. */
 static bool parse_timestamp(const char *s, size_t len, int64_t *sec, int32_t *nanos)
 {
 	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
@@ -1799,14 +1811,10 @@ static bool parse_timestamp(const char *s, size_t len, int64_t *sec, int32_t *na
 		return false;
 	int32_t ns = 0;
 	if (*p == '.') {
-		int nd = 0;
-		for (p++; p < end && *p >= '0' && *p <= '9'; p++, nd++)
-			if (nd < 9)
-				ns = ns * 10 + (*p - '0');
+		p++;
+		int nd = frac_nanos(&p, &ns);
 		if (nd == 0 || nd > 9)
 			return false;
-		for (; nd < 9; nd++)
-			ns *= 10;
 	}
 	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 	if (*p == 'Z') {
@@ -1829,19 +1837,11 @@ static bool parse_timestamp(const char *s, size_t len, int64_t *sec, int32_t *na
 
 static int dec_timestamp(struct dec *c, Google__Protobuf__Timestamp *ts)
 {
-	enum jkind k;
-	int rc = peek(c, &k);
-	if (rc)
-		return rc;
-	if (k != J_STR)
-		return fail_val(c, EDS_E_DECODE,
-				"expected a timestamp string such as \"1972-01-01T10:00:20.021Z\" "
-				"(google.protobuf.Timestamp), got %s",
-				kind_names[k]);
-	size_t start = c->i;
+	size_t start, len;
 	char *s;
-	size_t len;
-	if ((rc = read_string(c, &s, &len)))
+	int rc = read_wkt_string(c, "a timestamp string such as \"1972-01-01T10:00:20.021Z\" "
+				    "(google.protobuf.Timestamp)", &s, &len, &start);
+	if (rc)
 		return rc;
 	if (!parse_timestamp(s, len, &ts->seconds, &ts->nanos))
 		return fail_at(c, EDS_E_DECODE, start, c->i,
@@ -2512,6 +2512,18 @@ static int enc_fields(struct enc *e, const ProtobufCMessageDescriptor *desc,
 	return EDS_OK;
 }
 
+/* Nanoseconds as protobuf prints them: nothing, or 3, 6 or 9 digits after a '.'. */
+static int put_frac(char *buf, size_t size, uint32_t ns)
+{
+	if (ns == 0)
+		return 0;
+	if (ns % 1000000 == 0)
+		return snprintf(buf, size, ".%03u", ns / 1000000);
+	if (ns % 1000 == 0)
+		return snprintf(buf, size, ".%06u", ns / 1000);
+	return snprintf(buf, size, ".%09u", ns);
+}
+
 static int enc_duration(struct enc *e, const Google__Protobuf__Duration *dur)
 {
 	int64_t s = dur->seconds;
@@ -2521,18 +2533,11 @@ static int enc_duration(struct enc *e, const Google__Protobuf__Duration *dur)
 		return enc_fail(e, "google.protobuf.Duration {seconds: %lld, nanos: %d} is out of range",
 				(long long)s, ns);
 	char buf[40];
-	int n = 0;
 	uint64_t as = s < 0 ? (uint64_t)0 - (uint64_t)s : (uint64_t)s;
 	uint32_t an = ns < 0 ? (uint32_t)(-ns) : (uint32_t)ns;
-	const char *sign = s < 0 || ns < 0 ? "-" : "";
-	if (an == 0)
-		n = snprintf(buf, sizeof buf, "\"%s%llus\"", sign, (unsigned long long)as);
-	else if (an % 1000000 == 0)
-		n = snprintf(buf, sizeof buf, "\"%s%llu.%03us\"", sign, (unsigned long long)as, an / 1000000);
-	else if (an % 1000 == 0)
-		n = snprintf(buf, sizeof buf, "\"%s%llu.%06us\"", sign, (unsigned long long)as, an / 1000);
-	else
-		n = snprintf(buf, sizeof buf, "\"%s%llu.%09us\"", sign, (unsigned long long)as, an);
+	int n = snprintf(buf, sizeof buf, "\"%s%llu", s < 0 || ns < 0 ? "-" : "", (unsigned long long)as);
+	n += put_frac(buf + n, sizeof buf - (size_t)n, an);
+	n += snprintf(buf + n, sizeof buf - (size_t)n, "s\"");
 	eds_buf_append(e->b, buf, (size_t)n);
 	return EDS_OK;
 }
@@ -2551,14 +2556,8 @@ static int enc_timestamp(struct enc *e, const Google__Protobuf__Timestamp *ts)
 	char buf[48];
 	int n = snprintf(buf, sizeof buf, "\"%04d-%02u-%02uT%02u:%02u:%02u", (int)y, m, d, sod / 3600,
 			 sod / 60 % 60, sod % 60);
-	if (ns == 0)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, "Z\"");
-	else if (ns % 1000000 == 0)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03dZ\"", ns / 1000000);
-	else if (ns % 1000 == 0)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, ".%06dZ\"", ns / 1000);
-	else
-		n += snprintf(buf + n, sizeof buf - (size_t)n, ".%09dZ\"", ns);
+	n += put_frac(buf + n, sizeof buf - (size_t)n, (uint32_t)ns);
+	n += snprintf(buf + n, sizeof buf - (size_t)n, "Z\"");
 	eds_buf_append(e->b, buf, (size_t)n);
 	return EDS_OK;
 }
