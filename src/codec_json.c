@@ -1716,7 +1716,10 @@ static int frac_nanos(const char **p, int32_t *nanos)
 	return nd;
 }
 
-static int dec_duration(struct dec *c, Google__Protobuf__Duration *dur)
+/* Duration and Timestamp are leaves: kept out of line so that dec_message,
+ * which recurses once per nested message, keeps a small frame (inlined, they
+ * overflowed ASan's stack on a 1000-deep Struct with no --max-depth). */
+__attribute__((noinline)) static int dec_duration(struct dec *c, Google__Protobuf__Duration *dur)
 {
 	size_t start, len;
 	char *s;
@@ -1835,7 +1838,7 @@ static bool parse_timestamp(const char *s, size_t len, int64_t *sec, int32_t *na
 	return true;
 }
 
-static int dec_timestamp(struct dec *c, Google__Protobuf__Timestamp *ts)
+__attribute__((noinline)) static int dec_timestamp(struct dec *c, Google__Protobuf__Timestamp *ts)
 {
 	size_t start, len;
 	char *s;
