@@ -247,6 +247,7 @@ struct eds_node {
 		};
 		struct {            /* MATCH */
 			regex_t *re;
+			regex_t *re_utf8; /* for a subject that is not all ASCII; NULL: re */
 			unsigned re_id, re_nsub;
 		};
 		struct eds_cidr *cidr; /* IN_CIDR */
@@ -344,6 +345,9 @@ void eds_expr_parse(const struct eds_src *src, const struct eds_src *diag_src, u
 void eds_expr_bind(struct eds_program *p, const struct eds_src *diag_srcs, struct eds_arena *arena,
 		   struct eds_diags *errs);
 void eds_expr_build_units(struct eds_program *p, struct eds_arena *arena, bool use_index);
+/* The C.UTF-8 locale regexes compile and match in for text that is not all
+ * ASCII ((locale_t)0 when the C library has none). */
+locale_t eds_expr_utf8_locale(void);
 uint64_t eds_expr_hash(const char *s, size_t len);
 const struct eds_ix_slot *eds_index_find(const struct eds_index *ix, const char *s, size_t len);
 

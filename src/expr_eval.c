@@ -14,6 +14,7 @@
  * table keyed by the array's address, because protobuf-c keeps none.
  */
 #include <arpa/inet.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -1871,6 +1872,14 @@ static const char *cstr(struct eds_run *r, const struct eds_val *v)
 	return v->slice ? eds_arena_strndup(r->req, v->s, v->len) : v->s;
 }
 
+static bool all_ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
 static int eval_match(struct eds_run *r, const struct eds_node *n, struct eds_val *out)
 {
 	struct eds_val v;
@@ -1892,7 +1901,13 @@ static int eval_match(struct eds_run *r, const struct eds_node *n, struct eds_va
 		size_t nm = n->negate ? 0 : n->re_nsub + 1;
 		if (nm > 10)
 			nm = 10;
-		c->matched = regexec(n->re, s, nm, c->m, 0) == 0;
+		if (n->re_utf8 && !all_ascii(s, v.len)) {
+			locale_t old = uselocale(eds_expr_utf8_locale());
+			c->matched = regexec(n->re_utf8, s, nm, c->m, 0) == 0;
+			uselocale(old);
+		} else {
+			c->matched = regexec(n->re, s, nm, c->m, 0) == 0;
+		}
 		c->subj = s;
 		c->len = v.len;
 		if (nm < 10)

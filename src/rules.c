@@ -98,6 +98,9 @@ static void release_node(struct eds_node *n)
 	if (n->kind == EDS_N_MATCH && n->re) {
 		regfree(n->re);
 		n->re = NULL;
+		if (n->re_utf8)
+			regfree(n->re_utf8);
+		n->re_utf8 = NULL;
 	}
 	release_node(n->lhs);
 	release_node(n->rhs);
