@@ -114,6 +114,9 @@ eds_decode_fn eds_bin_decode, eds_bin_decode_spans, eds_json_decode, eds_text_de
 /* From this input size on, a binary CLA's second half of localities is
  * decoded on a second thread (1 MiB; fuzz_bin lowers it to compare). */
 extern size_t eds_bin_ahead_min;
+/* The binary decoder's table-driven path for common fields (codec_bin.c);
+ * fuzz_bin turns it off to compare. */
+extern bool eds_bin_fast;
 eds_encode_fn eds_bin_encode, eds_json_encode, eds_text_encode;
 /* From this input size on, a text CLA is parsed ahead on a second thread
  * (1 MiB); from this many endpoints on, one is printed as text on two

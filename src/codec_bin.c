@@ -20,6 +20,7 @@
  * proto3 fields are set).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -793,8 +794,188 @@ static int64_t occurrences(const uint8_t *p, const uint8_t *end, uint32_t num)
 	return n;
 }
 
+/*
+ * The common case, without decode_field's questions: per message type, for
+ * field numbers 1-15 (one-byte tags, nearly every field a CLA has), a
+ * singular int32/uint32/enum/int64/uint64/bool, string or message field (a
+ * oneof member or not), or a repeated message field.  decode_message takes
+ * such a field here when nothing about it is unusual; anything else (a
+ * message to merge, another oneof member set, a string that is not plain
+ * ASCII or is over --max-string, a length over 5 bytes, bytes that do not
+ * parse, a message the second thread decoded) goes to decode_field, which
+ * does the same and reports.  Tables are built on first use and shared by
+ * every thread; they live as long as the process.
+ */
+enum fast_kind { FK_SLOW, FK_U32, FK_U64, FK_BOOL, FK_STR, FK_MSG, FK_REPMSG };
+
+struct fast_table;
+struct fast_field {
+	uint8_t kind, wt;
+	bool oneof, has; /* quantifier_offset is the oneof case, or a has_ flag */
+	uint32_t off, qoff;
+	const ProtobufCFieldDescriptor *f;
+	_Atomic(struct fast_table *) sub; /* a message's table, once looked up */
+};
+
+struct fast_table {
+	const ProtobufCMessageDescriptor *desc;
+	struct fast_field by_num[16];
+};
+
+bool eds_bin_fast = true;
+
+#define FAST_SLOTS 512 /* message types (a CLA reaches about 80) */
+static _Atomic(struct fast_table *) fast_tables[FAST_SLOTS];
+
+static int decode_fields(struct dec *x, struct fast_table *ft, const ProtobufCMessageDescriptor *desc,
+			 ProtobufCMessage *m, const uint8_t *p, const uint8_t *end, unsigned depth);
+
+static struct fast_table *fast_build(const ProtobufCMessageDescriptor *desc)
+{
+	struct fast_table *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->desc = desc;
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		if (f->id >= 16)
+			continue;
+		struct fast_field *ff = &t->by_num[f->id];
+		uint8_t k = FK_SLOW;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+				k = FK_REPMSG;
+		} else {
+			switch (f->type) {
+			case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_ENUM:
+				k = FK_U32; break;
+			case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT64: k = FK_U64; break;
+			case PROTOBUF_C_TYPE_BOOL: k = FK_BOOL; break;
+			case PROTOBUF_C_TYPE_STRING: k = FK_STR; break;
+			case PROTOBUF_C_TYPE_MESSAGE: k = FK_MSG; break;
+			default: break;
+			}
+			ff->oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0;
+			ff->has = !ff->oneof && f->quantifier_offset;
+		}
+		ff->kind = k;
+		ff->wt = (uint8_t)wire_type_for(f->type);
+		ff->off = f->offset;
+		ff->qoff = f->quantifier_offset;
+		ff->f = f;
+	}
+	return t;
+}
+
+/* desc's table; NULL when there is no room for it (decode_field does all). */
+static struct fast_table *fast_for(const ProtobufCMessageDescriptor *desc)
+{
+	size_t h = ((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull >> 55; /* 9 bits */
+	for (size_t k = 0; k < FAST_SLOTS; k++) {
+		_Atomic(struct fast_table *) *slot = &fast_tables[(h + k) % FAST_SLOTS];
+		struct fast_table *t = atomic_load_explicit(slot, memory_order_acquire);
+		if (!t) {
+			struct fast_table *n = fast_build(desc);
+			if (!n)
+				return NULL;
+			if (atomic_compare_exchange_strong_explicit(slot, &t, n, memory_order_acq_rel,
+								    memory_order_acquire))
+				return n;
+			free(n); /* another thread filled the slot: t is its table */
+		}
+		if (t->desc == desc)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * Field ff at p (its one-byte tag at at, in the message that starts at
+ * start): 1 when taken, with *pp past it; 0 when decode_field must take it
+ * (nothing changed); or the failure code of a sub-message.
+ */
+static inline int fast_field(struct dec *x, ProtobufCMessage *m, struct fast_field *ff,
+			     const uint8_t *start, const uint8_t *at, const uint8_t **pp,
+			     const uint8_t *end, unsigned depth)
+{
+	char *base = (char *)m;
+	const uint8_t *p = *pp;
+	uint64_t v;
+	size_t n = get_varint(p, end, &v);
+	if (!n || n > 5)
+		return 0;
+	if (ff->oneof) {
+		uint32_t c = *(uint32_t *)(base + ff->qoff);
+		if (c && c != ff->f->id)
+			return 0;
+	}
+	p += n;
+	switch (ff->kind) {
+	case FK_U32: *(uint32_t *)(base + ff->off) = (uint32_t)v; break;
+	case FK_U64: *(uint64_t *)(base + ff->off) = v; break;
+	case FK_BOOL: *(protobuf_c_boolean *)(base + ff->off) = v != 0; break;
+	case FK_STR: {
+		if (v > (uint64_t)(end - p) || v > x->lim->max_string || !plain_ascii(p, (size_t)v))
+			return 0;
+		char *s = pool_take(x, &x->bytes, (size_t)v + 1);
+		memcpy(s, p, (size_t)v);
+		s[v] = '\0';
+		*(char **)(base + ff->off) = s;
+		p += v;
+		break;
+	}
+	default: { /* FK_MSG, FK_REPMSG */
+		ProtobufCMessage **pm = (ProtobufCMessage **)(base + ff->off);
+		if (v > (uint64_t)(end - p) || (x->ahead && depth <= 2) || (ff->kind == FK_MSG && *pm))
+			return 0; /* (a message already there is merged) */
+		size_t *pn = NULL;
+		if (ff->kind == FK_REPMSG) {
+			pn = (size_t *)(base + ff->qoff);
+			ProtobufCMessage ***parr = (ProtobufCMessage ***)pm;
+			*parr = grow(x, *parr, *pn, 1, sizeof *pm);
+			pm = *parr + *pn;
+		}
+		const ProtobufCMessageDescriptor *sd = ff->f->descriptor;
+		struct fast_table *st = atomic_load_explicit(&ff->sub, memory_order_acquire);
+		if (!st) {
+			st = fast_for(sd);
+			atomic_store_explicit(&ff->sub, st, memory_order_release);
+		}
+		ProtobufCMessage *sub = new_message(x, sd);
+		int rc = decode_fields(x, st, sd, sub, p, p + v, depth + 1);
+		if (rc) {
+			add_frame(x, ff->f, pn ? occurrences(start, at, ff->f->id) : -1);
+			return rc;
+		}
+		if (x->spans)
+			set_span(sub, p, (size_t)v, false);
+		*pm = sub;
+		p += v;
+		if (pn) {
+			++*pn;
+			*pp = p;
+			return 1;
+		}
+		break;
+	}
+	}
+	if (ff->oneof)
+		*(uint32_t *)(base + ff->qoff) = ff->f->id;
+	else if (ff->has)
+		*(protobuf_c_boolean *)(base + ff->qoff) = 1;
+	*pp = p;
+	return 1;
+}
+
 static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
 			  const uint8_t *p, const uint8_t *end, unsigned depth)
+{
+	return decode_fields(x, eds_bin_fast ? fast_for(desc) : NULL, desc, m, p, end, depth);
+}
+
+/* decode_message, with desc's table (NULL: none) */
+static int decode_fields(struct dec *x, struct fast_table *ft, const ProtobufCMessageDescriptor *desc,
+			 ProtobufCMessage *m, const uint8_t *p, const uint8_t *end, unsigned depth)
 {
 	const uint8_t *start = p;
 	unsigned hint = 0;
@@ -809,6 +990,14 @@ static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc,
 		if (p[0] < 0x80) {
 			tag = p[0];
 			p++;
+			struct fast_field *ff = ft ? &ft->by_num[tag >> 3 & 15] : NULL;
+			if (ff && ff->kind && ff->wt == (tag & 7)) {
+				int rc = fast_field(x, m, ff, start, at, &p, end, depth);
+				if (rc == 1)
+					continue;
+				if (rc)
+					return rc;
+			}
 		} else {
 			size_t n = get_varint(p, end, &tag);
 			if (!n)
