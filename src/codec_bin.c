@@ -798,7 +798,7 @@ static int64_t occurrences(const uint8_t *p, const uint8_t *end, uint32_t num)
  * The common case, without decode_field's questions: per message type, for
  * field numbers 1-15 (one-byte tags, nearly every field a CLA has), a
  * singular int32/uint32/enum/int64/uint64/bool, string or message field (a
- * oneof member or not), or a repeated message field.  decode_message takes
+ * oneof member or not), or a repeated message field.  decode_fields takes
  * such a field here when nothing about it is unusual; anything else (a
  * message to merge, another oneof member set, a string that is not plain
  * ASCII or is over --max-string, a length over 5 bytes, bytes that do not
