@@ -21,6 +21,7 @@
 #ifndef EDS_EXPR_H
 #define EDS_EXPR_H
 
+#include <locale.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>

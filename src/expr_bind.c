@@ -17,10 +17,11 @@
  * In the C locale glibc matches bytes: "." would take the first byte of
  * "\u00e9" and $1 would hold half a character, a string Envoy rejects.  So a
  * pattern in which a character can count as more than one byte (one with
- * '.', a bracket or a non-ASCII character) is compiled a second time in
- * C.UTF-8, and eval_match uses that one for a subject that is not all ASCII;
- * on ASCII text both give the same answer, and the C one is several times
- * faster.
+ * '.', a bracket, a backslash or a non-ASCII character; see same_on_bytes)
+ * is compiled a second time in C.UTF-8, which takes as much memory again or
+ * up to twice as much, and eval_match uses that one for a subject that is
+ * not all ASCII; on ASCII text both give the same answer, and the C one is
+ * several times faster.
  */
 #include <arpa/inet.h>
 #include <locale.h>
