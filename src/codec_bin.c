@@ -926,8 +926,9 @@ static inline int fast_field(struct dec *x, ProtobufCMessage *m, struct fast_fie
 	}
 	default: { /* FK_MSG, FK_REPMSG */
 		ProtobufCMessage **pm = (ProtobufCMessage **)(base + ff->off);
-		if (v > (uint64_t)(end - p) || (x->ahead && depth <= 2) || (ff->kind == FK_MSG && *pm))
-			return 0; /* (a message already there is merged) */
+		if (v > (uint64_t)(end - p) || (ff->kind == FK_MSG && *pm) ||
+		    (x->ahead && depth <= 2 && at >= x->ahead->from))
+			return 0; /* (merged; or the second thread's) */
 		size_t *pn = NULL;
 		if (ff->kind == FK_REPMSG) {
 			pn = (size_t *)(base + ff->qoff);
