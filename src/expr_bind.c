@@ -646,7 +646,7 @@ static size_t bracket_end(const char *re, size_t n, size_t i)
 
 /* A bound "{m}", "{m,}" or "{m,n}" at re[i]: the copies glibc makes of what
  * it repeats, and *end past it; 0 when it is not a bound. */
-static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end)
+static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end, size_t *min)
 {
 	size_t k = i + 1, m = 0, mx = 0;
 	bool comma = false, digits = false, digits2 = false;
@@ -660,6 +660,7 @@ static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end)
 	if (k >= n || re[k] != '}' || (!digits && !digits2))
 		return 0;
 	*end = k + 1;
+	*min = m;
 	size_t c = !comma ? m : digits2 ? mx : m + 1;
 	return c ? c : 1;
 }
@@ -670,44 +671,86 @@ static size_t bound_copies(const char *re, size_t n, size_t i, size_t *end)
  * "x+" two, nested repetitions multiply.  regcomp's time and memory grow
  * with that, faster than linearly: a{1,10000} takes 800 MB and half a
  * second, (.*) followed by fifteen '+' more memory than there is.  Sets
- * *backref on a back-reference (\1 to \9) outside brackets.
+ * *backref on a back-reference (\1 to \9) outside brackets, and *nullrep
+ * when '+' or a bound of more than one copy repeats something that can
+ * match the empty string: with an anchor before it glibc's regcomp takes
+ * exponential time in the copies ("^(.*)++++" 0.04 s, "^(.*)+++++" a
+ * minute, "^((.*)*(.*)*(.*)*(.*)*){0,5}" 17 s), whatever the size.
  */
-static size_t regex_expanded(const char *re, size_t n, bool *backref)
+static size_t regex_expanded(const char *re, size_t n, bool *backref, bool *nullrep)
 {
 	const size_t cap = SIZE_MAX / 4;
-	size_t groups = 0, last = 0, depth = 0;
+	size_t groups = 0, last = 0, depth = 0, min;
 	for (size_t i = 0; i < n; i++)
 		groups += re[i] == '(';
 	size_t *size = calloc(groups + 1, sizeof *size); /* per open group */
-	if (!size)
+	/* Per open group: its current alternative can match the empty string so
+	 * far (alt), an earlier one can (any), and alt of the enclosing group
+	 * when it opened (before).  The last atom: can it (last_null), and alt
+	 * before it came (last_before). */
+	bool *alt = calloc(groups + 1, 3 * sizeof *alt), *any = alt + groups + 1, *before = any + groups + 1;
+	bool atom = false, last_null = false, last_before = true;
+	if (!size || !alt)
 		abort();
+	alt[0] = true;
 	for (size_t i = 0; i < n;) {
 		char c = re[i];
 		size_t end = i + 1, copies = 0;
 		if (c == '(') {
 			size[++depth] = 1;
 			last = 0;
+			before[depth] = alt[depth - 1];
+			alt[depth] = true;
+			any[depth] = atom = false;
 		} else if (c == ')' && depth) {
 			last = size[depth] + 1;
+			last_null = alt[depth] || any[depth];
+			last_before = before[depth];
 			depth--;
 			size[depth] = size[depth] + last < cap ? size[depth] + last : cap;
+			alt[depth] = last_before && last_null;
+			atom = true;
 		} else if (c == '*' || c == '?' || c == '|' || c == '^' || c == '$') {
 			size[depth] += 1;
-			if (c == '|')
+			if (c == '|') {
 				last = 0;
+				any[depth] |= alt[depth];
+				alt[depth] = true;
+				atom = false;
+			} else if (c == '^' || c == '$') { /* an atom that matches the empty string */
+				last_before = alt[depth];
+				atom = last_null = true;
+			} else if (atom) { /* the last atom may now match nothing */
+				last_null = true;
+				alt[depth] = last_before;
+			}
 		} else if (c == '+') {
 			copies = 2;
-		} else if (c == '{' && (copies = bound_copies(re, n, i, &end))) {
+			min = 1;
+		} else if (c == '{' && (copies = bound_copies(re, n, i, &end, &min))) {
 			/* counted below */
 		} else {
+			bool zero_width = false;
 			if (c == '[')
 				end = bracket_end(re, n, i);
 			else if (c == '\\' && i + 1 < n) {
 				end = i + 2;
 				*backref |= re[i + 1] >= '1' && re[i + 1] <= '9';
+				zero_width = strchr("bB<>`'", re[i + 1]) != NULL;
 			}
 			last = end - i;
 			size[depth] = size[depth] + last < cap ? size[depth] + last : cap;
+			last_before = alt[depth];
+			last_null = zero_width;
+			alt[depth] = last_before && last_null;
+			atom = true;
+		}
+		if (copies && atom) {
+			*nullrep |= last_null && copies > 1;
+			if (!min) {
+				last_null = true;
+				alt[depth] = last_before;
+			}
 		}
 		if (copies) {
 			/* the last atom or group again, copies - 1 more times */
@@ -722,6 +765,7 @@ static size_t regex_expanded(const char *re, size_t n, bool *backref)
 		size[depth - 1] = size[depth - 1] + size[depth] < cap ? size[depth - 1] + size[depth] : cap;
 	size_t total = size[0];
 	free(size);
+	free(alt);
 	return total;
 }
 
@@ -1017,11 +1061,17 @@ static void bind_node(struct binder *b, struct eds_node *n)
 			b->failed = true;
 			return;
 		}
-		bool backref = false;
-		size_t expanded = regex_expanded(rv->s, rv->len, &backref);
+		bool backref = false, nullrep = false;
+		size_t expanded = regex_expanded(rv->s, rv->len, &backref, &nullrep);
 		if (backref) {
 			berr(b, n->rhs->span, "back-references (\\1 to \\9) are not supported: glibc matches "
 			     "them in exponential time");
+			return;
+		}
+		if (nullrep) {
+			berr(b, n->rhs->span, "'+' or a bound {m,n} repeats something that can match the empty "
+			     "string (use '*', or repeat something that cannot): glibc compiles such patterns in "
+			     "exponential time");
 			return;
 		}
 		if (expanded > lim->max_regex) {
