@@ -857,29 +857,25 @@ static bool same_on_bytes(const char *s)
 	return true;
 }
 
-/* n's pattern s again, for UTF-8 subjects (n->re_utf8); true on failure. */
-static bool compile_utf8(struct binder *b, struct eds_node *n, const char *s, bool nosub)
+/* n's pattern s compiled in locale loc ((locale_t)0: the C locale), in
+ * the arena; NULL after reporting why not (for_what ends the message). */
+static regex_t *compile_re(struct binder *b, const struct eds_node *n, const char *s, bool nosub,
+			   locale_t loc, const char *for_what)
 {
-	locale_t u8 = eds_expr_utf8_locale();
-	if (!u8) {
-		berr(b, n->rhs->span, "regular expressions need the C library's C.UTF-8 locale, "
-		     "which is missing");
-		regfree(n->re);
-		n->re = NULL;
-		return true;
-	}
-	n->re_utf8 = eds_arena_zalloc(b->a, sizeof *n->re_utf8);
-	locale_t old = uselocale(u8);
-	int rc = regcomp(n->re_utf8, s, REG_EXTENDED | (nosub ? REG_NOSUB : 0));
-	uselocale(old);
+	regex_t *re = eds_arena_zalloc(b->a, sizeof *re);
+	locale_t old = loc ? uselocale(loc) : (locale_t)0;
+	int rc = regcomp(re, s, REG_EXTENDED | (nosub ? REG_NOSUB : 0));
+	if (loc)
+		uselocale(old);
 	if (!rc)
-		return false;
+		return re;
 	char msg[160];
-	regerror(rc, n->re_utf8, msg, sizeof msg);
-	berr(b, n->rhs->span, "invalid regular expression for UTF-8 text: %s", msg);
-	regfree(n->re);
-	n->re = n->re_utf8 = NULL;
-	return true;
+	regerror(rc, re, msg, sizeof msg);
+	/* glibc's messages start with a capital: match our style */
+	if (msg[0] >= 'A' && msg[0] <= 'Z' && !(msg[1] >= 'A' && msg[1] <= 'Z'))
+		msg[0] = (char)(msg[0] - 'A' + 'a');
+	berr(b, n->rhs->span, "invalid regular expression%s: %s", for_what, msg);
+	return NULL;
 }
 
 static void bind_node(struct binder *b, struct eds_node *n);
@@ -1085,21 +1081,22 @@ static void bind_node(struct binder *b, struct eds_node *n)
 			b->failed = true;
 			return;
 		}
-		n->re = eds_arena_zalloc(b->a, sizeof *n->re);
 		bool nosub = n->negate || !b->uses_captures;
-		int rc = regcomp(n->re, rv->s, REG_EXTENDED | (nosub ? REG_NOSUB : 0));
-		if (rc) {
-			char msg[160];
-			regerror(rc, n->re, msg, sizeof msg);
-			/* glibc's messages start with a capital: match our style */
-			if (msg[0] >= 'A' && msg[0] <= 'Z' && !(msg[1] >= 'A' && msg[1] <= 'Z'))
-				msg[0] = (char)(msg[0] - 'A' + 'a');
-			berr(b, n->rhs->span, "invalid regular expression: %s", msg);
-			n->re = NULL;
+		if (!(n->re = compile_re(b, n, rv->s, nosub, (locale_t)0, "")))
 			return;
+		if (!same_on_bytes(rv->s)) {
+			locale_t u8 = eds_expr_utf8_locale();
+			if (!u8)
+				berr(b, n->rhs->span, "regular expressions need the C library's C.UTF-8 locale, "
+				     "which is missing");
+			else
+				n->re_utf8 = compile_re(b, n, rv->s, nosub, u8, " for UTF-8 text");
+			if (!n->re_utf8) {
+				regfree(n->re);
+				n->re = NULL;
+				return;
+			}
 		}
-		if (!same_on_bytes(rv->s) && compile_utf8(b, n, rv->s, nosub))
-			return;
 		n->re_id = b->p->nregex++;
 		n->re_nsub = (unsigned)n->re->re_nsub;
 		if (!n->negate) {
