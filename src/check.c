@@ -641,7 +641,7 @@ static void apply(struct ctx *c, const ProtobufCMessage *m, const struct rule *r
 static void check_unknown(struct ctx *c, const ProtobufCMessage *m)
 {
 	static const char *const wire[] = { "varint", "64-bit", "length-delimited",
-					    "start-group", "end-group", "32-bit" };
+					    "group", "end-group", "32-bit" };
 	for (size_t i = 0; i < m->n_unknown_fields; i++) {
 		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
 		bool seen = false;
@@ -649,9 +649,29 @@ static void check_unknown(struct ctx *c, const ProtobufCMessage *m)
 			seen = m->unknown_fields[k].tag == u->tag;
 		if (seen)
 			continue;
-		emit(c, EDS_SEV_WARNING, "unknown-field", NULL,
-		     "unknown field %" PRIu32 " (%s) in %s is ignored", u->tag,
-		     (unsigned)u->wire_type < 6 ? wire[u->wire_type] : "?", m->descriptor->name);
+		const char *wt = (unsigned)u->wire_type < 6 ? wire[u->wire_type] : "?";
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(m->descriptor, u->tag);
+		if (f) { /* sent with another wire type (codec_bin.c) */
+			unsigned want = 0;
+			switch (f->type) {
+			case PROTOBUF_C_TYPE_MESSAGE: case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES:
+				want = 2;
+				break;
+			case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+				want = 1;
+				break;
+			case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+				want = 5;
+				break;
+			default:
+				break;
+			}
+			emit(c, EDS_SEV_WARNING, "unknown-field", NULL,
+			     "field %" PRIu32 " (\"%s\", %s) in %s is sent as %s: Envoy, as every protobuf "
+			     "parser, ignores it as an unknown field", u->tag, f->name, wire[want], m->descriptor->name, wt);
+		} else
+			emit(c, EDS_SEV_WARNING, "unknown-field", NULL, "unknown field %" PRIu32 " (%s) in %s is ignored",
+			     u->tag, wt, m->descriptor->name);
 	}
 }
 

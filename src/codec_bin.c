@@ -19,6 +19,7 @@
  * (field-number order, unknown fields last, protobuf-c's idea of which
  * proto3 fields are set).
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -71,6 +72,15 @@ static const uint8_t wire_types[] = {
 static inline unsigned wire_type_for(ProtobufCType t)
 {
 	return (unsigned)t < sizeof wire_types ? wire_types[t] : 2;
+}
+
+/* Whether wire type wt is field f's.  Another one makes an unknown field to
+ * protoc, python and Envoy alike; packed and unpacked repeated scalars are
+ * the same field. */
+static inline bool wire_fits(const ProtobufCFieldDescriptor *f, unsigned wt)
+{
+	unsigned want = wire_type_for(f->type);
+	return wt == want || (f->label == PROTOBUF_C_LABEL_REPEATED && want != 2 && wt == 2);
 }
 
 /* Size of one element of a repeated field's array (protobuf-c's layout). */
@@ -374,12 +384,73 @@ static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFie
 static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
 			  const uint8_t *p, const uint8_t *end, unsigned depth);
 
+/*
+ * Skip the fields of group num from *pp through its end-group tag, as
+ * protoc and Envoy keep an unknown group (groups nest; each level counts
+ * towards --max-depth like a message).
+ */
+static int skip_group(struct dec *x, uint32_t num, const uint8_t *open, const uint8_t **pp,
+		      const uint8_t *end, unsigned depth)
+{
+	const uint8_t *p = *pp;
+	if (depth > eds_depth_levels(x->lim->max_depth))
+		return fail(x, EDS_E_LIMIT, open, "groups nested deeper than %u levels (--max-depth)",
+			    x->lim->max_depth);
+	while (p < end) {
+		const uint8_t *at = p;
+		uint64_t tag, v;
+		size_t n = get_varint(p, end, &tag);
+		if (!n || tag >> 3 == 0 || tag >> 3 > 536870911)
+			return fail(x, EDS_E_DECODE, at, "malformed field tag in unknown group %" PRIu32, num);
+		p += n;
+		switch (tag & 7) {
+		case 0:
+			if (!(n = get_varint(p, end, &v)))
+				return fail(x, EDS_E_DECODE, p, "truncated or malformed varint in unknown group %" PRIu32, num);
+			p += n;
+			break;
+		case 1:
+		case 5:
+			n = (tag & 7) == 1 ? 8 : 4;
+			if ((size_t)(end - p) < n)
+				return fail(x, EDS_E_DECODE, p, "truncated %s value in unknown group %" PRIu32,
+					    n == 8 ? "64-bit" : "32-bit", num);
+			p += n;
+			break;
+		case 2:
+			if (!(n = get_varint(p, end, &v)) || v > (uint64_t)(end - p - n))
+				return fail(x, EDS_E_DECODE, at,
+					    "field %" PRIu64 " runs past the end of unknown group %" PRIu32 " (truncated input?)",
+					    tag >> 3, num);
+			p += n + v;
+			break;
+		case 3: {
+			int rc = skip_group(x, (uint32_t)(tag >> 3), at, &p, end, depth + 1);
+			if (rc)
+				return rc;
+			break;
+		}
+		case 4:
+			if (tag >> 3 != num)
+				return fail(x, EDS_E_DECODE, at, "end-group tag of field %" PRIu64 " closes group %" PRIu32,
+					    tag >> 3, num);
+			*pp = p;
+			return EDS_OK;
+		default:
+			return fail(x, EDS_E_DECODE, at, "invalid wire type %u in unknown group %" PRIu32,
+				    (unsigned)(tag & 7), num);
+		}
+	}
+	return fail(x, EDS_E_DECODE, open, "unknown group %" PRIu32 " is not closed (truncated input?)", num);
+}
+
 static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsigned wt,
-			  const uint8_t *at, const uint8_t **pp, const uint8_t *end)
+			  const uint8_t *at, const uint8_t **pp, const uint8_t *end, unsigned depth)
 {
 	const uint8_t *p = *pp, *data = p;
 	uint64_t v;
 	size_t n;
+	int rc;
 
 	switch (wt) {
 	case 0:
@@ -413,6 +484,12 @@ static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsi
 				    "(unknown)");
 		p += v;
 		break;
+	case 3: /* kept with its end-group tag: the encoder writes the start tag before data */
+		if ((rc = skip_group(x, num, at, &p, end, depth + 1)))
+			return rc;
+		break;
+	case 4:
+		return fail(x, EDS_E_DECODE, at, "end-group tag of field %" PRIu32 " outside a group", num);
 	default:
 		return fail(x, EDS_E_DECODE, at, "unsupported wire type %s in field \"%s\"",
 			    wire_names[wt], "(unknown)");
@@ -469,9 +546,10 @@ static void clear_other_member(ProtobufCMessage *m, const ProtobufCFieldDescript
  * The field at p (well-formed or not, tags and lengths of any size): its
  * tag, where its value starts and, for a length-delimited one, its length.
  * Returns the end of the field, NULL when it is malformed or truncated.
+ * A start- or end-group tag alone is a field without a value here.
  */
-static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t *tag, const uint8_t **val,
-				 uint64_t *len)
+static const uint8_t *field_at(const uint8_t *p, const uint8_t *end, uint64_t *tag, const uint8_t **val,
+			       uint64_t *len)
 {
 	size_t k = get_varint(p, end, tag);
 	if (!k)
@@ -483,12 +561,31 @@ static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t 
 	case 1: k = end - p >= 8 ? 8 : 0; break;
 	case 5: k = end - p >= 4 ? 4 : 0; break;
 	case 2: k = get_varint(p, end, len); break;
+	case 3: case 4: *val = p; return p;
 	default: k = 0;
 	}
 	if (!k || *len > (uint64_t)(end - p - k))
 		return NULL;
 	*val = p + k;
 	return p + k + *len;
+}
+
+/* field_at, with a group's fields and end tag as its value (unchecked: the
+ * walk checks them). */
+static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t *tag, const uint8_t **val,
+				 uint64_t *len)
+{
+	const uint8_t *q = field_at(p, end, tag, val, len), *v;
+	uint64_t t, l;
+	for (size_t open = q && (*tag & 7) == 3; open;) {
+		if (!(q = field_at(q, end, &t, &v, &l)))
+			break;
+		if ((t & 7) == 3)
+			open++;
+		else if ((t & 7) == 4)
+			open--;
+	}
+	return q;
 }
 
 /*
@@ -645,14 +742,10 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 	char *base = (char *)m;
 	void *member = base + f->offset;
 	const uint8_t *p = *pp;
-	unsigned want = wire_type_for(f->type);
+	unsigned want = wire_type_for(f->type); /* wt, or 2 for a packed repeated field */
 	bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
 	uint64_t v;
 	size_t n;
-
-	if (wt != want && !(repeated && want != 2 && wt == 2))
-		return fail(x, EDS_E_DECODE, at, "wrong wire type %s for field \"%s\" (expected %s)",
-			    wire_names[wt], f->name, wire_names[want]);
 
 	size_t *pn = repeated ? (size_t *)(base + f->quantifier_offset) : NULL;
 	void *dst = member;
@@ -784,13 +877,13 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
  * index a failure's path shows, counted within this occurrence of the
  * message (as edsmod always did), not in the merged array.
  */
-static int64_t occurrences(const uint8_t *p, const uint8_t *end, uint32_t num)
+static int64_t occurrences(const uint8_t *p, const uint8_t *end, const ProtobufCFieldDescriptor *f)
 {
 	int64_t n = 0;
 	uint64_t tag, len;
 	const uint8_t *val;
 	while (p < end && (p = next_field(p, end, &tag, &val, &len)))
-		n += (tag >> 3) == num;
+		n += (tag >> 3) == f->id && wire_fits(f, (unsigned)(tag & 7));
 	return n;
 }
 
@@ -945,7 +1038,7 @@ static inline int fast_field(struct dec *x, ProtobufCMessage *m, struct fast_fie
 		ProtobufCMessage *sub = new_message(x, sd);
 		int rc = decode_fields(x, st, sd, sub, p, p + v, depth + 1);
 		if (rc) {
-			add_frame(x, ff->f, pn ? occurrences(start, at, ff->f->id) : -1);
+			add_frame(x, ff->f, pn ? occurrences(start, at, ff->f) : -1);
 			return rc;
 		}
 		if (x->spans)
@@ -1012,18 +1105,20 @@ static int decode_fields(struct dec *x, struct fast_table *ft, const ProtobufCMe
 			return fail(x, EDS_E_DECODE, at, "invalid field number %llu in %s",
 				    (unsigned long long)num, desc->name);
 		const ProtobufCFieldDescriptor *f = find_field(desc, (uint32_t)num, &hint);
+		if (f && !wire_fits(f, wt))
+			f = NULL; /* an unknown field (wire_fits) */
 		if (p - at > 5)
 			overlong(x, f);
 		int rc;
 		if (!f) {
-			rc = decode_unknown(x, m, (uint32_t)num, wt, at, &p, end);
+			rc = decode_unknown(x, m, (uint32_t)num, wt, at, &p, end, depth);
 			if (rc)
 				return rc;
 			continue;
 		}
 		rc = decode_field(x, m, f, wt, at, &p, end, depth);
 		if (rc) {
-			add_frame(x, f, f->label == PROTOBUF_C_LABEL_REPEATED ? occurrences(start, at, f->id) : -1);
+			add_frame(x, f, f->label == PROTOBUF_C_LABEL_REPEATED ? occurrences(start, at, f) : -1);
 			return rc;
 		}
 	}

@@ -6,8 +6,9 @@
  * parser that builds protobuf-c structs straight in the request arena; depth
  * is bounded by lim->max_depth before every nested message.  Extensions over
  * protoc: a bare field number names an unknown field ("7: 123", "7 { ... }",
- * "7: 0x0000000a" for fixed32), so binary -> text -> binary keeps unknown
- * fields.  Stricter than protoc: a singular field given twice is an error
+ * "7: 0x0000000a" for fixed32), or a known field when its value is written
+ * as that field's wire type is (number_fits), so binary -> text -> binary
+ * keeps unknown fields.  Stricter than protoc: a singular field given twice is an error
  * even when the first value was zero, and string fields must be valid UTF-8
  * without NUL (protobuf-c strings are C strings).  Writing: byte-identical to
  * protoc --decode, except that an Any of a known type is printed expanded
@@ -1221,6 +1222,46 @@ static int parse_any_expanded(struct tp *p, const ProtobufCMessageDescriptor *de
 	return 0;
 }
 
+/*
+ * Whether the value after field number f (the current token) is written as
+ * f's wire type is: protoc prints a field sent with another wire type, which
+ * every protobuf parser keeps as an unknown field, by number (a string's
+ * "1: 5", an enum's "2: \"x\""), and so it reads back as one.  A message
+ * block fits a message, a string a string or bytes, 0x and 8 or 16 hex
+ * digits a 32- or 64-bit field, another integer a varint one.
+ */
+static bool number_fits(const struct tp *p, const ProtobufCFieldDescriptor *f)
+{
+	struct lex lx = p->lx;
+	lex_next(&lx);
+	if (is_sym(&lx.t, ':'))
+		lex_next(&lx);
+	if (is_sym(&lx.t, '['))
+		lex_next(&lx);
+	if (is_sym(&lx.t, '-'))
+		lex_next(&lx);
+	const struct tok *t = &lx.t;
+	bool msg = f->type == PROTOBUF_C_TYPE_MESSAGE;
+	bool ld = msg || f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES;
+	if (opener(t))
+		return msg;
+	if (t->kind == TK_STRING)
+		return ld && !msg;
+	if (t->kind != TK_INT)
+		return true; /* (what an unknown field cannot hold: the field's to report) */
+	const char *v = lx.s + t->start;
+	size_t n = t->end - t->start;
+	unsigned w = (n == 10 || n == 18) && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') ? (n == 10 ? 5 : 1) : 0;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+		return w == 5;
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+		return w == 1;
+	default:
+		return !ld && w == 0;
+	}
+}
+
 /* Why a name is unknown, with a hint when it is a JSON (lowerCamelCase) name. */
 static int unknown_field(struct tp *p, const ProtobufCMessageDescriptor *desc, const struct tok *t)
 {
@@ -1302,7 +1343,7 @@ static int parse_field(struct tp *p, const ProtobufCMessageDescriptor *desc, Pro
 		    num > MAX_FIELD_NUMBER)
 			return fail(p, nt.start, nt.end, "invalid field number %s", GOT(p));
 		f = protobuf_c_message_descriptor_get_field(desc, (unsigned)num);
-		if (!f) {
+		if (!f || !number_fits(p, f)) {
 			char name[16];
 			snprintf(name, sizeof name, "%u", (unsigned)num);
 			eds_path_push(&p->path, eds_arena_strdup(p->arena, name), -1);
@@ -1873,6 +1914,21 @@ static void print_ld(struct pr *p, uint32_t num, const uint8_t *d, size_t n, uns
 	}
 }
 
+/* Group num's fields and end tag, at d (checked by wire_ok): "num { ... }".
+ * Returns the bytes it took. */
+static size_t print_group(struct pr *p, uint32_t num, const uint8_t *d, size_t len, unsigned ind,
+			  int budget)
+{
+	size_t pos = 0, end_tag = 0;
+	wire_ok(d, len, &pos, num, INT32_MAX, &end_tag);
+	print_num_label(p, num, ind);
+	eds_buf_append(p->out, " {\n", 3);
+	print_wire(p, d, end_tag, ind + 1, budget);
+	put_indent(p, ind);
+	eds_buf_append(p->out, "}\n", 2);
+	return pos;
+}
+
 /* Fields already checked by wire_ok. */
 static void print_wire(struct pr *p, const uint8_t *d, size_t len, unsigned ind, int budget)
 {
@@ -1906,16 +1962,9 @@ static void print_wire(struct pr *p, const uint8_t *d, size_t len, unsigned ind,
 			print_ld(p, num, d + pos, (size_t)v, ind, budget);
 			pos += (size_t)v;
 			break;
-		case WT_START_GROUP: {
-			size_t start = pos, end_tag = pos;
-			wire_ok(d, len, &pos, num, INT32_MAX, &end_tag);
-			print_num_label(p, num, ind);
-			eds_buf_append(p->out, " {\n", 3);
-			print_wire(p, d + start, end_tag - start, ind + 1, budget);
-			put_indent(p, ind);
-			eds_buf_append(p->out, "}\n", 2);
+		case WT_START_GROUP:
+			pos += print_group(p, num, d + pos, len - pos, ind, budget);
 			break;
-		}
 		default:
 			return;
 		}
@@ -1927,7 +1976,7 @@ static void print_unknown(struct pr *p, const ProtobufCMessage *m, unsigned ind)
 	for (size_t i = 0; i < m->n_unknown_fields; i++) {
 		const ProtobufCMessageUnknownField *uf = &m->unknown_fields[i];
 		uint64_t v = 0;
-		switch (uf->wire_type) {
+		switch ((unsigned)uf->wire_type) {
 		case PROTOBUF_C_WIRE_TYPE_VARINT:
 			get_varint(uf->data, uf->len, 0, &v);
 			print_num_label(p, uf->tag, ind);
@@ -1953,6 +2002,9 @@ static void print_unknown(struct pr *p, const ProtobufCMessage *m, unsigned ind)
 				print_ld(p, uf->tag, uf->data + k, (size_t)v, ind, UNKNOWN_BUDGET);
 			break;
 		}
+		case WT_START_GROUP: /* the decoder checked it; data ends with the end tag */
+			print_group(p, uf->tag, uf->data, uf->len, ind, UNKNOWN_BUDGET);
+			break;
 		default:
 			break;
 		}

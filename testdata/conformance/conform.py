@@ -300,9 +300,11 @@ def gen_unknown():
     lb_bytes += tag(6, 0) + varint(150)                       # next free field of LbEndpoint
     lb_bytes += tag(2047, 5) + struct.pack("<I", 0xDEADBEEF)  # fixed32
     lb_bytes += ld(77, ld(1, b"nested") + tag(2, 0) + varint(1))  # looks like a message
+    lb_bytes += ld(2, b"x")       # health_status (an enum) length-delimited: an unknown field
     parsed = LbEndpoint()
     parsed.ParseFromString(lb_bytes)
-    assert len(parsed.UnknownFields()) == 3, "LbEndpoint unknown fields were not kept"
+    assert len(parsed.UnknownFields()) == 4, "LbEndpoint unknown fields were not kept"
+    assert parsed.health_status == 1
 
     loc = Locality(region="r", zone="z")
     loc_bytes = loc.SerializeToString() + tag(4, 0) + varint(0) + ld(5, b"")
@@ -318,11 +320,14 @@ def gen_unknown():
     raw += ld(101, bytes(range(256)))                        # not valid UTF-8
     raw += ld(536870911, "último 🚀".encode())               # highest field number
     raw += tag(102, 5) + struct.pack("<i", -1)               # fixed32
+    raw += tag(103, 3) + tag(1, 0) + varint(1) + tag(2, 3) + ld(3, b"x") + tag(2, 4) + tag(103, 4)  # groups
+    raw += tag(1, 0) + varint(5)                             # cluster_name (a string) as a varint
     check = Cla()
     check.ParseFromString(raw)
     top = len(check.UnknownFields())
-    assert top == 6, "top-level unknown fields: %d" % top
-    assert len(check.endpoints[0].lb_endpoints[0].UnknownFields()) == 3
+    assert top == 8, "top-level unknown fields: %d" % top
+    assert check.cluster_name == "unknown-fields"
+    assert len(check.endpoints[0].lb_endpoints[0].UnknownFields()) == 4
     assert len(check.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.UnknownFields()) == 1
     assert len(check.endpoints[0].locality.UnknownFields()) == 2
     return raw

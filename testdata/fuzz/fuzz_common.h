@@ -324,6 +324,8 @@ FZ_UNUSED static int fz_has_group(const ProtobufCMessage *m)
 	const ProtobufCMessageDescriptor *desc = m->descriptor;
 	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
 		const ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
+		if ((unsigned)u->wire_type == 3)
+			return 1;
 		if (u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
 			continue;
 		/* protobuf-c keeps the length prefix in data */

@@ -273,6 +273,9 @@ static void t_setup(void)
 
 struct ref_scan {
 	bool needs_merge; /* a singular message field occurs more than once */
+	bool needs_strip; /* a group, or a known field with another wire type */
+	bool rejected;    /* one of those had a tag or length over 5 bytes */
+	bool long_msg;    /* a message field's tag or length is over 5 bytes */
 	const struct eds_src *src;
 	const struct eds_limits *lim;
 	struct eds_diag *d;
@@ -328,6 +331,75 @@ static int ref_fail(struct ref_scan *s, enum eds_code code, size_t off, const ch
 	return eds_diag_offset(s->d, s->src, off);
 }
 
+static int ref_wire_fits(const ProtobufCFieldDescriptor *f, unsigned wt)
+{
+	int want = ref_wire_type_for(f);
+	return (int)wt == want || (f->label == PROTOBUF_C_LABEL_REPEATED && want != 2 && wt == 2);
+}
+
+/*
+ * Not in the decoder this replaced (it refused groups): an unknown group,
+ * from just after its start tag (at open) to just after its end tag, as
+ * protobuf C++ reads one.  *pp is moved past it.
+ */
+static int ref_scan_group(struct ref_scan *s, uint64_t num, const uint8_t *open, const uint8_t **pp,
+			  const uint8_t *end, unsigned depth)
+{
+	const uint8_t *base = (const uint8_t *)s->src->text, *p = *pp;
+	if (depth > eds_depth_levels(s->lim->max_depth))
+		return ref_fail(s, EDS_E_LIMIT, (size_t)(open - base),
+				"groups nested deeper than %u levels (--max-depth)", s->lim->max_depth);
+	for (;;) {
+		if (p >= end)
+			return ref_fail(s, EDS_E_DECODE, (size_t)(open - base),
+					"unknown group %llu is not closed (truncated input?)", (unsigned long long)num);
+		const uint8_t *at = p;
+		uint64_t tag, v;
+		size_t n = ref_get_varint(p, end, &tag);
+		if (!n || (tag >> 3) == 0 || (tag >> 3) > 536870911)
+			return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
+					"malformed field tag in unknown group %llu", (unsigned long long)num);
+		p += n;
+		unsigned wt = (unsigned)(tag & 7);
+		if (wt == 4) {
+			if ((tag >> 3) != num)
+				return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
+						"end-group tag of field %llu closes group %llu",
+						(unsigned long long)(tag >> 3), (unsigned long long)num);
+			*pp = p;
+			return EDS_OK;
+		}
+		if (wt == 3) {
+			int rc = ref_scan_group(s, tag >> 3, at, &p, end, depth + 1);
+			if (rc)
+				return rc;
+		} else if (wt == 0) {
+			if (!(n = ref_get_varint(p, end, &v)))
+				return ref_fail(s, EDS_E_DECODE, (size_t)(p - base),
+						"truncated or malformed varint in unknown group %llu",
+						(unsigned long long)num);
+			p += n;
+		} else if (wt == 1 || wt == 5) {
+			size_t w = wt == 1 ? 8 : 4;
+			if ((size_t)(end - p) < w)
+				return ref_fail(s, EDS_E_DECODE, (size_t)(p - base),
+						"truncated %s value in unknown group %llu", ref_wire_names[wt],
+						(unsigned long long)num);
+			p += w;
+		} else if (wt == 2) {
+			n = ref_get_varint(p, end, &v);
+			if (!n || v > (uint64_t)(end - p) - n)
+				return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
+						"field %llu runs past the end of unknown group %llu (truncated input?)",
+						(unsigned long long)(tag >> 3), (unsigned long long)num);
+			p += n + v;
+		} else {
+			return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
+					"invalid wire type %u in unknown group %llu", wt, (unsigned long long)num);
+		}
+	}
+}
+
 static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
 			const uint8_t *end, unsigned depth)
 {
@@ -354,6 +426,15 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 				    (unsigned long long)num, desc->name);
 		const ProtobufCFieldDescriptor *f =
 			protobuf_c_message_descriptor_get_field(desc, (unsigned)num);
+		if (f && !ref_wire_fits(f, wt)) {
+			/* Not in the decoder this replaced: protobuf reads it as an
+			 * unknown field.  protobuf-c would have rejected its tag
+			 * or length if over 5 bytes: ref_normalize drops it. */
+			f = NULL;
+			s->needs_strip = true;
+			uint64_t len;
+			s->rejected |= n > 5 || (wt == 2 && ref_get_varint(p, end, &len) > 5);
+		}
 		if (f) {
 			unsigned idx = (unsigned)(f - desc->fields);
 			uint32_t seen = idx < 32 ? counts[idx]++ : 0;
@@ -365,15 +446,6 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 			eds_path_push(&s->path, f->name, index);
 		}
 		const char *fname = f ? f->name : "(unknown)";
-		if (f) {
-			int want = ref_wire_type_for(f);
-			int packed = (f->label == PROTOBUF_C_LABEL_REPEATED && want != 2 && wt == 2);
-			if ((int)wt != want && !packed) {
-				return ref_fail(s, EDS_E_DECODE, at,
-					    "wrong wire type %s for field \"%s\" (expected %s)",
-					    ref_wire_names[wt], fname, ref_wire_names[want]);
-			}
-		}
 		uint64_t v;
 		switch (wt) {
 		case 0:
@@ -396,10 +468,13 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 			p += 4;
 			break;
 		case 2: {
+			size_t tag_len = n;
 			n = ref_get_varint(p, end, &v);
 			if (!n)
 				return ref_fail(s, EDS_E_DECODE, (size_t)(p - base),
 					    "truncated or malformed length of field \"%s\"", fname);
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && (tag_len > 5 || n > 5))
+				s->long_msg = true;
 			p += n;
 			if (v > (uint64_t)(end - p))
 				return ref_fail(s, EDS_E_DECODE, at,
@@ -424,6 +499,17 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 			p = q;
 			break;
 		}
+		case 3: {
+			s->needs_strip = true;
+			s->rejected |= n > 5;
+			int rc = ref_scan_group(s, num, base + at, &p, end, depth + 1);
+			if (rc)
+				return rc;
+			break;
+		}
+		case 4:
+			return ref_fail(s, EDS_E_DECODE, at, "end-group tag of field %llu outside a group",
+					(unsigned long long)num);
 		default:
 			return ref_fail(s, EDS_E_DECODE, at, "unsupported wire type %s in field \"%s\"",
 				    ref_wire_names[wt], fname);
@@ -465,6 +551,14 @@ static const uint8_t *ref_next_field(const uint8_t *p, const uint8_t *end, struc
 	case 0: p += ref_get_varint(p, end, &v); break;
 	case 1: p += 8; break;
 	case 5: p += 4; break;
+	case 3: { /* to just after the group's end tag */
+		struct ref_wfield x;
+		do
+			p = ref_next_field(p, end, &x);
+		while (x.wt != 4);
+		break;
+	}
+	case 4: break;
 	default:
 		p += ref_get_varint(p, end, &v);
 		w->payload = p;
@@ -480,7 +574,9 @@ static const uint8_t *ref_next_field(const uint8_t *p, const uint8_t *end, struc
  * 1.4 loses the earlier occurrence's proto3 scalars when it does.  Rewrite
  * the (rare) input that has such repeats so that each singular message
  * field occurs once, at its last place, with the payloads concatenated —
- * which is what merging means on the wire.
+ * which is what merging means on the wire.  And drop what protobuf-c cannot
+ * hold (a group, a known field with another wire type): run_decoder drops
+ * them from the decoded message on both sides.
  */
 static void ref_normalize(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
 		      const uint8_t *end, struct eds_buf *out)
@@ -490,6 +586,8 @@ static void ref_normalize(const ProtobufCMessageDescriptor *desc, const uint8_t 
 		q = ref_next_field(q, end, &w);
 		const ProtobufCFieldDescriptor *f =
 			protobuf_c_message_descriptor_get_field(desc, (unsigned)w.num);
+		if (w.wt == 3 || (f && !ref_wire_fits(f, w.wt)))
+			continue;
 		if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || w.wt != 2) {
 			eds_buf_append(out, w.start, (size_t)(w.end - w.start));
 			continue;
@@ -501,7 +599,7 @@ static void ref_normalize(const ProtobufCMessageDescriptor *desc, const uint8_t 
 			bool later = false;
 			for (const uint8_t *r = q; r < end && !later;) {
 				r = ref_next_field(r, end, &x);
-				later = x.num == w.num;
+				later = x.num == w.num && x.wt == 2;
 			}
 			if (later)
 				continue; /* emitted with the last occurrence */
@@ -536,7 +634,11 @@ static int ref_decode(const ProtobufCMessageDescriptor *desc, const struct eds_s
 	int rc = ref_scan_message(&s, desc, p, p + src->len, 1);
 	if (rc)
 		return rc;
-	if (s.needs_merge) {
+	/* ref_normalize rewrites message fields' tags and lengths (protobuf-c
+	 * saw those of the merged ones only) */
+	if (s.rejected || (s.needs_strip && !s.needs_merge && s.long_msg)) {
+		*out = NULL;
+	} else if (s.needs_merge || s.needs_strip) {
 		struct eds_buf norm = { 0 };
 		ref_normalize(desc, p, p + src->len, &norm);
 		*out = protobuf_c_message_unpack(desc, eds_arena_pbc(arena), norm.len,
@@ -604,14 +706,47 @@ struct outcome {
 	size_t len;
 };
 
+/* Drop the unknown fields protobuf-c's unpack cannot make (groups, known
+ * fields with another wire type: ref_normalize drops them from its input),
+ * in m and every message under it. */
+static void strip_unrepresentable(ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+	size_t k = 0;
+	for (size_t i = 0; i < m->n_unknown_fields; i++) {
+		ProtobufCMessageUnknownField *u = &m->unknown_fields[i];
+		if ((unsigned)u->wire_type != 3 && !protobuf_c_message_descriptor_get_field(desc, u->tag))
+			m->unknown_fields[k++] = *u;
+	}
+	if (m->n_unknown_fields && !(m->n_unknown_fields = (unsigned)k))
+		m->unknown_fields = NULL; /* not a span (codec.h) */
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		char *member = (char *)m + f->offset;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(size_t *)((char *)m + f->quantifier_offset);
+			for (size_t j = 0; j < n; j++)
+				strip_unrepresentable((*(ProtobufCMessage ***)member)[j]);
+		} else if ((!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+			    *(uint32_t *)((char *)m + f->quantifier_offset) == f->id) &&
+			   *(ProtobufCMessage **)member) {
+			strip_unrepresentable(*(ProtobufCMessage **)member);
+		}
+	}
+}
+
 static void run_decoder(eds_decode_fn *fn, const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 			size_t len, struct eds_arena *a, struct outcome *o)
 {
 	struct eds_src src = { "in", (const char *)data, len };
 	memset(o, 0, sizeof *o);
 	o->rc = fn(desc, &src, a, &lim, &o->m, &o->d);
-	if (o->rc == EDS_OK)
+	if (o->rc == EDS_OK) {
+		strip_unrepresentable(o->m);
 		o->packed = pbc_pack(o->m, &o->len);
+	}
 }
 
 static void strip_indices(char *s)
@@ -1502,6 +1637,72 @@ static void test_semantics(void)
 	lim = keep;
 
 	w_free(&nest);
+
+	/* Groups, and a known field with another wire type, are unknown fields
+	 * to protobuf C++ (protoc, python, Envoy): kept, written back after the
+	 * known fields in the order they came. */
+	struct w g = { 0 }, body = { 0 };
+	w_tag(&g, 1, 0), w_varint(&g, 1);
+	w_tag(&g, 2, 3), w_len(&g, 3, "x", 1), w_tag(&g, 2, 4); /* a group in the group */
+	w_tag(&g, 900, 4);
+	w_tag(&body, 18, 0), w_varint(&body, 7);                /* s (a string) as a varint */
+	w_tag(&body, 5, 0), w_varint(&body, 1);                 /* i32 = 1 */
+	w_tag(&body, 900, 3), w_raw(&body, g.b, g.n);
+	w_tag(&body, 7, 5), w_raw(&body, "\1\0\0\0", 4);       /* u32 as a fixed32 */
+	want = new_t(a);
+	want->i32 = 1;
+	ProtobufCMessageUnknownField uf[3] = {
+		{ 18, PROTOBUF_C_WIRE_TYPE_VARINT, 1, (uint8_t *)"\7" },
+		{ 900, (ProtobufCWireType)3, g.n, g.b },
+		{ 7, PROTOBUF_C_WIRE_TYPE_32BIT, 4, (uint8_t *)"\1\0\0\0" },
+	};
+	want->base.n_unknown_fields = 3;
+	want->base.unknown_fields = uf;
+	check_decodes_to("unknown group and wire types", &body, want);
+	check(check_decode("unknown group and wire types (old decoder)", &t_desc, body.b, body.n, PATH_EXACT) ==
+		      EDS_OK, "an unknown group is refused");
+
+	static const struct {
+		const char *what, *msg;
+		size_t len, at; /* the input is body's first len bytes, then tail */
+		const char *tail;
+		size_t ntail;
+	} bad[] = {
+		/* body: s 0-2, i32 3-4, group 900's tag 5-6, its field 1 7-8, group 2 9-13 */
+		{ "unclosed group", "unknown group 900 is not closed (truncated input?)", 9, 5, "", 0 },
+		{ "unclosed inner group", "unknown group 2 is not closed (truncated input?)", 10, 9, "", 0 },
+		{ "end tag of another group", "end-group tag of field 9 closes group 900", 9, 9, "\x4c", 1 },
+		{ "end tag alone", "end-group tag of field 9 outside a group", 5, 5, "\x4c", 1 },
+		{ "truncated field in a group", "truncated 32-bit value in unknown group 900", 9, 10, "\x0d\1", 2 },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct w in = { 0 };
+		w_raw(&in, body.b, bad[i].len);
+		w_raw(&in, bad[i].tail, bad[i].ntail);
+		struct eds_src src = { bad[i].what, (const char *)in.b, in.n };
+		struct eds_diag d = { 0 };
+		ProtobufCMessage *m;
+		int rc = eds_bin_decode(&t_desc, &src, a, &lim, &m, &d);
+		check(rc == EDS_E_DECODE && strcmp(d.msg, bad[i].msg) == 0 && d.span.start == bad[i].at,
+		      "%s: got %d \"%s\" at %zu", bad[i].what, rc, d.msg, (size_t)d.span.start);
+		check_decode(bad[i].what, &t_desc, in.b, in.n, PATH_EXACT);
+		w_free(&in);
+	}
+	/* groups count towards --max-depth as messages do */
+	w_free(&nest);
+	for (int i = 0; i < 7; i++)
+		w_tag(&nest, 900, 3);
+	for (int i = 0; i < 7; i++)
+		w_tag(&nest, 900, 4);
+	lim.max_depth = 6;
+	check(check_decode("groups too deep", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_E_LIMIT,
+	      "groups nested deeper than --max-depth are accepted");
+	lim.max_depth = 7;
+	check(check_decode("groups at the depth limit", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_OK,
+	      "groups nested at --max-depth are refused");
+	lim = keep;
+
+	w_free(&nest), w_free(&g), w_free(&body);
 	w_free(&x), w_free(&y), w_free(&z), w_free(&all);
 	eds_arena_free(a);
 }
