@@ -406,7 +406,8 @@ static int skip_group(struct dec *x, uint32_t num, const uint8_t *open, const ui
 		switch (tag & 7) {
 		case 0:
 			if (!(n = get_varint(p, end, &v)))
-				return fail(x, EDS_E_DECODE, p, "truncated or malformed varint in unknown group %" PRIu32, num);
+				return fail(x, EDS_E_DECODE, p, "truncated or malformed varint in unknown group %" PRIu32,
+					    num);
 			p += n;
 			break;
 		case 1:
@@ -419,9 +420,8 @@ static int skip_group(struct dec *x, uint32_t num, const uint8_t *open, const ui
 			break;
 		case 2:
 			if (!(n = get_varint(p, end, &v)) || v > (uint64_t)(end - p - n))
-				return fail(x, EDS_E_DECODE, at,
-					    "field %" PRIu64 " runs past the end of unknown group %" PRIu32 " (truncated input?)",
-					    tag >> 3, num);
+				return fail(x, EDS_E_DECODE, at, "field %" PRIu64 " runs past the end of unknown group %"
+					    PRIu32 " (truncated input?)", tag >> 3, num);
 			p += n + v;
 			break;
 		case 3: {
@@ -432,8 +432,8 @@ static int skip_group(struct dec *x, uint32_t num, const uint8_t *open, const ui
 		}
 		case 4:
 			if (tag >> 3 != num)
-				return fail(x, EDS_E_DECODE, at, "end-group tag of field %" PRIu64 " closes group %" PRIu32,
-					    tag >> 3, num);
+				return fail(x, EDS_E_DECODE, at, "end-group tag of field %" PRIu64 " closes group %"
+					    PRIu32, tag >> 3, num);
 			*pp = p;
 			return EDS_OK;
 		default:
@@ -742,7 +742,7 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 	char *base = (char *)m;
 	void *member = base + f->offset;
 	const uint8_t *p = *pp;
-	unsigned want = wire_type_for(f->type); /* wt, or 2 for a packed repeated field */
+	unsigned want = wire_type_for(f->type);
 	bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
 	uint64_t v;
 	size_t n;

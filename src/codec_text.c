@@ -1223,12 +1223,11 @@ static int parse_any_expanded(struct tp *p, const ProtobufCMessageDescriptor *de
 }
 
 /*
- * Whether the value after field number f (the current token) is written as
- * f's wire type is: protoc prints a field sent with another wire type, which
- * every protobuf parser keeps as an unknown field, by number (a string's
- * "1: 5", an enum's "2: \"x\""), and so it reads back as one.  A message
- * block fits a message, a string a string or bytes, 0x and 8 or 16 hex
- * digits a 32- or 64-bit field, another integer a varint one.
+ * Whether the value after field number f (the current token) has f's wire
+ * type, the one unknown_elem would give it: protoc prints a field sent with
+ * another wire type, which every protobuf parser keeps as an unknown field,
+ * by number (a string's "1: 5", an enum's "2: \"x\""), and so it reads back
+ * as one.  Otherwise it is the field, as a binary parser would have it.
  */
 static bool number_fits(const struct tp *p, const ProtobufCFieldDescriptor *f)
 {
@@ -1238,28 +1237,29 @@ static bool number_fits(const struct tp *p, const ProtobufCFieldDescriptor *f)
 		lex_next(&lx);
 	if (is_sym(&lx.t, '['))
 		lex_next(&lx);
-	if (is_sym(&lx.t, '-'))
-		lex_next(&lx);
-	const struct tok *t = &lx.t;
-	bool msg = f->type == PROTOBUF_C_TYPE_MESSAGE;
-	bool ld = msg || f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES;
-	if (opener(t))
-		return msg;
-	if (t->kind == TK_STRING)
-		return ld && !msg;
-	if (t->kind != TK_INT)
-		return true; /* (what an unknown field cannot hold: the field's to report) */
-	const char *v = lx.s + t->start;
-	size_t n = t->end - t->start;
-	unsigned w = (n == 10 || n == 18) && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') ? (n == 10 ? 5 : 1) : 0;
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
-		return w == 5;
-	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return w == 1;
-	default:
-		return !ld && w == 0;
+	unsigned wt = PROTOBUF_C_WIRE_TYPE_VARINT;
+	if (opener(&lx.t) || lx.t.kind == TK_STRING) {
+		wt = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+	} else if (lx.t.kind == TK_INT) {
+		const char *v = lx.s + lx.t.start;
+		size_t n = lx.t.end - lx.t.start;
+		if ((n == 10 || n == 18) && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+			wt = n == 10 ? PROTOBUF_C_WIRE_TYPE_32BIT : PROTOBUF_C_WIRE_TYPE_64BIT;
+	} else if (!is_sym(&lx.t, '-')) {
+		return true; /* what an unknown field cannot hold: the field's to report */
 	}
+	unsigned want = f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES ||
+					f->type == PROTOBUF_C_TYPE_MESSAGE
+				? PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED
+			: f->type == PROTOBUF_C_TYPE_FIXED32 || f->type == PROTOBUF_C_TYPE_SFIXED32 ||
+					f->type == PROTOBUF_C_TYPE_FLOAT
+				? PROTOBUF_C_WIRE_TYPE_32BIT
+			: f->type == PROTOBUF_C_TYPE_FIXED64 || f->type == PROTOBUF_C_TYPE_SFIXED64 ||
+					f->type == PROTOBUF_C_TYPE_DOUBLE
+				? PROTOBUF_C_WIRE_TYPE_64BIT
+				: PROTOBUF_C_WIRE_TYPE_VARINT;
+	/* (packed: a repeated scalar's values in one length-delimited field) */
+	return wt == want || (wt == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED && f->label == PROTOBUF_C_LABEL_REPEATED);
 }
 
 /* Why a name is unknown, with a hint when it is a JSON (lowerCamelCase) name. */

@@ -421,6 +421,10 @@ static void test_accepted(void)
 		  "  lb_endpoints {\n    endpoint {\n      address {\n        socket_address {\n"
 		  "          protocol: UDP\n          ipv4_compat: true\n        }\n      }\n    }\n  }\n}\n" },
 		{ "named_endpoints { }", "named_endpoints {\n  key: \"\"\n  value {\n  }\n}\n" },
+		/* a known field's number with a value of another wire type: unknown */
+		{ "1: 5 2: 6 5: 0x00000007 endpoints { 1: 7 2 { 2: \"x\" 2: -0x00000001 } } 1: \"a\"",
+		  "cluster_name: \"a\"\nendpoints {\n  lb_endpoints {\n    health_status: -1\n"
+		  "    2: \"x\"\n  }\n  1: 7\n}\n1: 5\n2: 6\n5: 0x00000007\n" },
 		{ "1: \"by number\" 99: [1, -1] 98: 0x0000000000000001 97: 0x1",
 		  "cluster_name: \"by number\"\n99: 1\n99: 18446744073709551615\n"
 		  "98: 0x0000000000000001\n97: 1\n" },
