@@ -667,8 +667,8 @@ static void check_unknown(struct ctx *c, const ProtobufCMessage *m)
 				break;
 			}
 			emit(c, EDS_SEV_WARNING, "unknown-field", NULL,
-			     "field %" PRIu32 " (\"%s\", %s) in %s is sent as %s: Envoy, as every protobuf "
-			     "parser, ignores it as an unknown field", u->tag, f->name, wire[want], m->descriptor->name, wt);
+			     "field %" PRIu32 " (\"%s\", %s) in %s is sent as %s: Envoy ignores it, as "
+			     "an unknown field", u->tag, f->name, wire[want], m->descriptor->name, wt);
 		} else
 			emit(c, EDS_SEV_WARNING, "unknown-field", NULL, "unknown field %" PRIu32 " (%s) in %s is ignored",
 			     u->tag, wt, m->descriptor->name);
