@@ -366,9 +366,7 @@ static size_t get_varint(const uint8_t *p, size_t n, uint64_t *v)
 	uint64_t r = 0;
 	for (size_t i = 0; i < 10 && i < n; i++) {
 		r |= (uint64_t)(p[i] & 0x7F) << (7 * i);
-		if (!(p[i] & 0x80)) {
-			if (i == 9 && p[i] > 1)
-				return 0;
+		if (!(p[i] & 0x80)) { /* (a 10th byte's bits past the 64th are dropped, as protoc does) */
 			*v = r;
 			return i + 1;
 		}

@@ -6,12 +6,14 @@
  *
  * Decoding is one pass over the wire data that validates as it builds the
  * protobuf-c structs in the arena: the first problem is reported with its
- * byte offset and field path (truncation, bad varint, wrong wire type,
- * invalid UTF-8 or NUL in a string, nesting too deep).  Repeats follow
- * protobuf: a singular message field seen again is merged into the message
- * already there, the last value of a singular scalar wins, a oneof member
- * replaces another, repeated fields append (packed or not).  Unknown fields
- * are kept as protobuf-c keeps them, so that encoding writes them back.
+ * byte offset and field path (truncation, bad varint, a tag or length over
+ * 5 bytes, a broken packed run or group, invalid UTF-8 or NUL in a string,
+ * nesting too deep).  Repeats follow protobuf: a singular message field seen
+ * again is merged into the message already there, the last value of a
+ * singular scalar wins, a oneof member replaces another, repeated fields
+ * append (packed or not).  Unknown fields (groups, and known fields sent with
+ * another wire type, included) are kept as protobuf-c keeps them, so that
+ * encoding writes them back.
  *
  * Encoding is one pass that writes backwards (as upb does), so that each
  * sub-message's length is known when its tag is written and no size is
@@ -50,9 +52,7 @@ static inline size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *
 		if (p + i >= end)
 			return 0;
 		r |= (uint64_t)(p[i] & 0x7F) << (7 * i);
-		if (!(p[i] & 0x80)) {
-			if (i == 9 && p[i] > 1)
-				return 0;
+		if (!(p[i] & 0x80)) { /* (a 10th byte's bits past the 64th are dropped, as protoc does) */
 			*v = r;
 			return i + 1;
 		}
@@ -122,15 +122,6 @@ struct dec {
 	struct eds_arena *arena;
 	struct pool words, bytes;
 	size_t chunk; /* the next refill: small for a small input, doubling to CHUNK */
-	/*
-	 * What protobuf-c 1.4 rejected, and so edsmod before it had a decoder
-	 * of its own, is still rejected, as "malformed" (once the whole input
-	 * has had the chance to show a more specific problem): tags and lengths
-	 * over 5 bytes (valid protobuf otherwise) and broken packed runs.  Those
-	 * of message fields passed when the input repeated a singular message
-	 * field (edsmod rewrote such input before protobuf-c saw it).
-	 */
-	bool reject, reject_unless_merged, merged;
 	bool spans; /* note where sub-messages are (eds_bin_decode_spans) */
 	struct ahead *ahead; /* a large CLA's second half, decoded on another thread */
 	/* On failure, the fields it is in, innermost first (the last EDS_PATH_MAX). */
@@ -323,12 +314,11 @@ static inline void store_varint(void *dst, ProtobufCType t, uint64_t v)
 }
 
 /*
- * A packed run of scalars, by protobuf-c 1.4's rules: fixed-size values
- * must fill the run exactly; everything else (bool included) is varints of
- * at most 10 bytes, the last one complete.
+ * A packed run of scalars: fixed-size values must fill the run exactly;
+ * everything else (bool included) is varints, each well-formed.
  */
-static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
-			  const uint8_t *p, const uint8_t *end)
+static int decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+			 const uint8_t *p, const uint8_t *end)
 {
 	char *base = (char *)m;
 	size_t *pn = (size_t *)(base + f->quantifier_offset);
@@ -337,26 +327,20 @@ static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFie
 	unsigned wt = wire_type_for(f->type);
 
 	if (wt == 5 || wt == 1) {
-		if (len % esz) {
-			x->reject = true;
-			return;
-		}
+		if (len % esz)
+			return fail(x, EDS_E_DECODE, p + len / esz * esz,
+				    "packed field \"%s\" ends inside a %zu-byte value", f->name, esz);
 		count = len / esz;
 	} else {
-		for (size_t i = 0; i < len;) {
-			size_t k = 0;
-			while (k < 10 && i + k < len && (p[i + k] & 0x80))
-				k++;
-			if (k == 10 || i + k == len) {
-				x->reject = true;
-				return;
-			}
-			i += k + 1;
-			count++;
+		for (size_t i = 0, k; i < len; i += k, count++) {
+			uint64_t v;
+			if (!(k = get_varint(p + i, end, &v)))
+				return fail(x, EDS_E_DECODE, p + i,
+					    "truncated or malformed varint in packed field \"%s\"", f->name);
 		}
 	}
 	if (!count)
-		return;
+		return EDS_OK;
 	*parr = grow(x, *parr, *pn, count, esz);
 	char *dst = (char *)*parr + *pn * esz;
 	if (wt == 5 || wt == 1) {
@@ -379,6 +363,7 @@ static void decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFie
 		}
 	}
 	*pn += count;
+	return EDS_OK;
 }
 
 static int decode_message(struct dec *x, const ProtobufCMessageDescriptor *desc, ProtobufCMessage *m,
@@ -402,6 +387,9 @@ static int skip_group(struct dec *x, uint32_t num, const uint8_t *open, const ui
 		size_t n = get_varint(p, end, &tag);
 		if (!n || tag >> 3 == 0 || tag >> 3 > 536870911)
 			return fail(x, EDS_E_DECODE, at, "malformed field tag in unknown group %" PRIu32, num);
+		if (n > 5)
+			return fail(x, EDS_E_DECODE, at, "field tag of %zu bytes (at most 5) in unknown group %"
+				    PRIu32, n, num);
 		p += n;
 		switch (tag & 7) {
 		case 0:
@@ -422,6 +410,9 @@ static int skip_group(struct dec *x, uint32_t num, const uint8_t *open, const ui
 			if (!(n = get_varint(p, end, &v)) || v > (uint64_t)(end - p - n))
 				return fail(x, EDS_E_DECODE, at, "field %" PRIu64 " runs past the end of unknown group %"
 					    PRIu32 " (truncated input?)", tag >> 3, num);
+			if (n > 5)
+				return fail(x, EDS_E_DECODE, p, "length of %zu bytes (at most 5) in unknown group %"
+					    PRIu32, n, num);
 			p += n + v;
 			break;
 		case 3: {
@@ -476,7 +467,8 @@ static int decode_unknown(struct dec *x, ProtobufCMessage *m, uint32_t num, unsi
 			return fail(x, EDS_E_DECODE, p, "truncated or malformed length of field \"%s\"",
 				    "(unknown)");
 		if (n > 5)
-			x->reject = true;
+			return fail(x, EDS_E_DECODE, p, "length of %zu bytes (at most 5) of field \"%s\"", n,
+				    "(unknown)");
 		p += n;
 		if (v > (uint64_t)(end - p))
 			return fail(x, EDS_E_DECODE, at,
@@ -519,14 +511,6 @@ static void set_span(ProtobufCMessage *m, const uint8_t *p, size_t len, bool mer
 	m->unknown_fields = NULL;
 	if (!merged && len <= SPAN_MAX && !(a >> SPAN_ADDR_BITS))
 		m->unknown_fields = (ProtobufCMessageUnknownField *)(a | (uintptr_t)len << SPAN_ADDR_BITS);
-}
-
-static void overlong(struct dec *x, const ProtobufCFieldDescriptor *f)
-{
-	if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
-		x->reject_unless_merged = true;
-	else
-		x->reject = true;
 }
 
 /* Setting oneof member f: forget another member that is set (they share storage). */
@@ -703,9 +687,6 @@ static void ahead_join(struct dec *x)
 		return;
 	pthread_join(a->thread, NULL);
 	a->joined = true;
-	x->reject |= a->x.reject;
-	x->reject_unless_merged |= a->x.reject_unless_merged;
-	x->merged |= a->x.merged;
 }
 
 /* The message of field f whose tag is at at, when the other thread decoded it. */
@@ -782,7 +763,8 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 			return fail(x, EDS_E_DECODE, p, "truncated or malformed length of field \"%s\"",
 				    f->name);
 		if (n > 5)
-			overlong(x, f);
+			return fail(x, EDS_E_DECODE, p, "length of %zu bytes (at most 5) of field \"%s\"", n,
+				    f->name);
 		p += n;
 		if (v > (uint64_t)(end - p))
 			return fail(x, EDS_E_DECODE, at,
@@ -791,10 +773,8 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 		const uint8_t *q = p + v;
 		size_t len = (size_t)v;
 		*pp = q;
-		if (want != 2) {
-			decode_packed(x, m, f, p, q);
-			return EDS_OK; /* count already advanced */
-		}
+		if (want != 2)
+			return decode_packed(x, m, f, p, q); /* count already advanced */
 		/* Any's value is a message, checked when it is decoded */
 		if (len > x->lim->max_string && f->type != PROTOBUF_C_TYPE_MESSAGE &&
 		    strcmp(m->descriptor->name, "google.protobuf.Any") != 0)
@@ -841,7 +821,6 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 			if (!repeated && *pm && *pm != f->default_value &&
 			    (!oneof || *(uint32_t *)(base + f->quantifier_offset) == f->id)) {
 				sub = *pm;
-				x->merged = true;
 			}
 			bool merging = sub != NULL;
 			if (!sub && x->ahead && depth <= 2 && (sub = ahead_take(x, f, at))) {
@@ -1108,7 +1087,8 @@ static int decode_fields(struct dec *x, struct fast_table *ft, const ProtobufCMe
 		if (f && !wire_fits(f, wt))
 			f = NULL; /* an unknown field (wire_fits) */
 		if (p - at > 5)
-			overlong(x, f);
+			return fail(x, EDS_E_DECODE, at, "field tag of %zu bytes (at most 5) in %s",
+				    (size_t)(p - at), desc->name);
 		int rc;
 		if (!f) {
 			rc = decode_unknown(x, m, (uint32_t)num, wt, at, &p, end, depth);
@@ -1149,10 +1129,6 @@ static int decode(const ProtobufCMessageDescriptor *desc, const struct eds_src *
 	if (rc) {
 		set_path(&x);
 		return rc;
-	}
-	if (x.reject || (x.reject_unless_merged && !x.merged)) {
-		eds_diag_setf(d, EDS_E_DECODE, "malformed %s (protobuf-c rejected it)", desc->name);
-		return eds_diag_offset(d, src, 0);
 	}
 	*out = m;
 	return EDS_OK;

@@ -9,10 +9,14 @@
  *    edstest.T, below) and on random messages.
  *  - Decoder: on every input, the same outcome as the decoder it replaced
  *    (a validating scan, then protobuf_c_message_unpack: kept below as
- *    ref_decode, verbatim but for names): either the same diagnostic (code,
- *    message, byte offset, path) or a message that protobuf-c packs to the
- *    same bytes.  Inputs: the fixtures, random mutations of them, random wire
- *    data for edstest.T.
+ *    ref_decode, verbatim but for names and for what protoc and python do
+ *    and protobuf-c did not: groups and known fields sent with another wire
+ *    type are unknown fields, which both sides drop before comparing; tags
+ *    and lengths over 5 bytes and broken packed runs are errors with a
+ *    place; a 10th varint byte's bits past the 64th are dropped): either the
+ *    same diagnostic (code, message, byte offset, path) or a message that
+ *    protobuf-c packs to the same bytes.  Inputs: the fixtures, random
+ *    mutations of them, random wire data for edstest.T.
  *  - Protobuf's rules for repeated fields and oneofs, checked relationally
  *    (decode(a + b) against a message built by hand).
  *
@@ -274,8 +278,6 @@ static void t_setup(void)
 struct ref_scan {
 	bool needs_merge; /* a singular message field occurs more than once */
 	bool needs_strip; /* a group, or a known field with another wire type */
-	bool rejected;    /* one of those had a tag or length over 5 bytes */
-	bool long_msg;    /* a message field's tag or length is over 5 bytes */
 	const struct eds_src *src;
 	const struct eds_limits *lim;
 	struct eds_diag *d;
@@ -293,9 +295,7 @@ static size_t ref_get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 		if (p + i >= end)
 			return 0;
 		r |= (uint64_t)(p[i] & 0x7F) << (7 * i);
-		if (!(p[i] & 0x80)) {
-			if (i == 9 && p[i] > 1)
-				return 0;
+		if (!(p[i] & 0x80)) { /* (a 10th byte's bits past the 64th are dropped, as protoc does) */
 			*v = r;
 			return i + 1;
 		}
@@ -359,6 +359,10 @@ static int ref_scan_group(struct ref_scan *s, uint64_t num, const uint8_t *open,
 		if (!n || (tag >> 3) == 0 || (tag >> 3) > 536870911)
 			return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
 					"malformed field tag in unknown group %llu", (unsigned long long)num);
+		if (n > 5)
+			return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
+					"field tag of %zu bytes (at most 5) in unknown group %llu", n,
+					(unsigned long long)num);
 		p += n;
 		unsigned wt = (unsigned)(tag & 7);
 		if (wt == 4) {
@@ -392,6 +396,10 @@ static int ref_scan_group(struct ref_scan *s, uint64_t num, const uint8_t *open,
 				return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
 						"field %llu runs past the end of unknown group %llu (truncated input?)",
 						(unsigned long long)(tag >> 3), (unsigned long long)num);
+			if (n > 5)
+				return ref_fail(s, EDS_E_DECODE, (size_t)(p - base),
+						"length of %zu bytes (at most 5) in unknown group %llu", n,
+						(unsigned long long)num);
 			p += n + v;
 		} else {
 			return ref_fail(s, EDS_E_DECODE, (size_t)(at - base),
@@ -428,13 +436,15 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 			protobuf_c_message_descriptor_get_field(desc, (unsigned)num);
 		if (f && !ref_wire_fits(f, wt)) {
 			/* Not in the decoder this replaced: protobuf reads it as an
-			 * unknown field.  protobuf-c would have rejected its tag
-			 * or length if over 5 bytes: ref_normalize drops it. */
+			 * unknown field (ref_normalize drops it). */
 			f = NULL;
 			s->needs_strip = true;
-			uint64_t len;
-			s->rejected |= n > 5 || (wt == 2 && ref_get_varint(p, end, &len) > 5);
 		}
+		/* Not in the decoder this replaced (protobuf-c refused them with
+		 * no place): protoc and python refuse these too. */
+		if (n > 5)
+			return ref_fail(s, EDS_E_DECODE, at, "field tag of %zu bytes (at most 5) in %s", n,
+					desc->name);
 		if (f) {
 			unsigned idx = (unsigned)(f - desc->fields);
 			uint32_t seen = idx < 32 ? counts[idx]++ : 0;
@@ -468,13 +478,13 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 			p += 4;
 			break;
 		case 2: {
-			size_t tag_len = n;
 			n = ref_get_varint(p, end, &v);
 			if (!n)
 				return ref_fail(s, EDS_E_DECODE, (size_t)(p - base),
 					    "truncated or malformed length of field \"%s\"", fname);
-			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && (tag_len > 5 || n > 5))
-				s->long_msg = true;
+			if (n > 5)
+				return ref_fail(s, EDS_E_DECODE, (size_t)(p - base),
+						"length of %zu bytes (at most 5) of field \"%s\"", n, fname);
 			p += n;
 			if (v > (uint64_t)(end - p))
 				return ref_fail(s, EDS_E_DECODE, at,
@@ -495,13 +505,28 @@ static int ref_scan_message(struct ref_scan *s, const ProtobufCMessageDescriptor
 				int rc = ref_scan_message(s, f->descriptor, p, q, depth + 1);
 				if (rc)
 					return rc;
+			} else if (f && ref_wire_type_for(f) != 2) {
+				/* packed (what protobuf-c refused without a place) */
+				int w = ref_wire_type_for(f);
+				size_t len = (size_t)v, esz = w == 1 ? 8 : 4;
+				if (w != 0 && len % esz)
+					return ref_fail(s, EDS_E_DECODE, (size_t)(p - base) + len / esz * esz,
+							"packed field \"%s\" ends inside a %zu-byte value", fname, esz);
+				for (const uint8_t *r = p; w == 0 && r < q;) {
+					uint64_t x;
+					size_t k = ref_get_varint(r, q, &x);
+					if (!k)
+						return ref_fail(s, EDS_E_DECODE, (size_t)(r - base),
+								"truncated or malformed varint in packed field \"%s\"",
+								fname);
+					r += k;
+				}
 			}
 			p = q;
 			break;
 		}
 		case 3: {
 			s->needs_strip = true;
-			s->rejected |= n > 5;
 			int rc = ref_scan_group(s, num, base + at, &p, end, depth + 1);
 			if (rc)
 				return rc;
@@ -634,11 +659,7 @@ static int ref_decode(const ProtobufCMessageDescriptor *desc, const struct eds_s
 	int rc = ref_scan_message(&s, desc, p, p + src->len, 1);
 	if (rc)
 		return rc;
-	/* ref_normalize rewrites message fields' tags and lengths (protobuf-c
-	 * saw those of the merged ones only) */
-	if (s.rejected || (s.needs_strip && !s.needs_merge && s.long_msg)) {
-		*out = NULL;
-	} else if (s.needs_merge || s.needs_strip) {
+	if (s.needs_merge || s.needs_strip) {
 		struct eds_buf norm = { 0 };
 		ref_normalize(desc, p, p + src->len, &norm);
 		*out = protobuf_c_message_unpack(desc, eds_arena_pbc(arena), norm.len,
@@ -1559,7 +1580,7 @@ static void test_semantics(void)
 	check_decodes_to("packed and unpacked", &all, want);
 	/* protobuf-c: a packed bool is true when any of its bits is, even past the 64th */
 	w_len(&all, 50, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x02", 10);
-	check_decode("packed and unpacked (old decoder)", &t_desc, all.b, all.n, PATH_EXACT);
+	check_decode("packed and unpacked (old decoder)", &t_desc, all.b, all.n, PATH_NO_INDICES);
 
 	/* unknown fields are kept (written back last, in their order) */
 	w_free(&all);
@@ -1601,7 +1622,7 @@ static void test_semantics(void)
 		      "strings are not NUL-terminated copies");
 	}
 
-	/* tags and lengths over 5 bytes: valid protobuf, rejected as protobuf-c (and edsmod) did */
+	/* tags and lengths over 5 bytes: refused, as protoc and python refuse them */
 	w_free(&all);
 	w_varint_pad(&all, (5 << 3) | 0, 5), w_varint(&all, 1);
 	check(check_decode("6-byte tag", &t_desc, all.b, all.n, PATH_EXACT) == EDS_E_DECODE,
@@ -1612,7 +1633,7 @@ static void test_semantics(void)
 	      "a 5-byte tag is rejected");
 	w_free(&all);
 	w_tag(&all, 18, 2), w_varint_pad(&all, 1, 5), w_raw(&all, "a", 1);
-	w_tag(&all, 18, 2), w_varint(&all, 0xC3), w_raw(&all, "a", 1); /* a later problem wins */
+	w_tag(&all, 18, 2), w_varint(&all, 0xC3), w_raw(&all, "a", 1); /* the first problem wins */
 	check(check_decode("6-byte length", &t_desc, all.b, all.n, PATH_EXACT) == EDS_E_DECODE,
 	      "a 6-byte length is accepted");
 
