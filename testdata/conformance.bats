@@ -250,6 +250,34 @@ except Exception as e:  # 4.21: OverflowError
 	[ "$bad" = 0 ]
 }
 
+@test "binary encodings protoc reads in its own way (groups, known fields with another wire type, 10-byte varints) or refuses (long tags and lengths, broken groups): edsmod reads each as protoc --decode does" {
+	local t="$BATS_TEST_TMPDIR/tricky" f n bad=0
+	"$PY" "$CONFORM" tricky "$PROTOS" "$t"
+	for f in "$t"/*.binpb; do
+		n=$(basename "$f" .binpb)
+		if real_protoc --decode=$CLA $ROOT_PROTO <"$f" >"$t/$n.want" 2>/dev/null; then
+			if ! "$EDSMOD" --to text "$f" >"$t/$n.got" 2>"$t/$n.err"; then
+				echo "$n: protoc reads it, edsmod refuses: $(cat "$t/$n.err")"
+				bad=1
+			elif ! diff -u --label "$n: protoc --decode" --label "$n: edsmod --to text" "$t/$n.want" "$t/$n.got"; then
+				bad=1
+			elif ! "$EDSMOD" --to binary "$f" | cmp -s - "$f" &&
+				! "$EDSMOD" --to binary "$f" | real_protoc --decode=$CLA $ROOT_PROTO | cmp -s - "$t/$n.want"; then
+				echo "$n: binary -> binary changed what protoc reads"
+				bad=1
+			fi
+		else
+			local rc=0
+			"$EDSMOD" --to text "$f" >"$t/$n.got" 2>"$t/$n.err" || rc=$?
+			if [ "$rc" != 4 ] || [ -s "$t/$n.got" ] || ! grep -q "at $f: byte [0-9]" "$t/$n.err"; then
+				echo "$n: protoc refuses it; edsmod exit $rc (want 4, no output, a byte offset): $(cat "$t/$n.err" "$t/$n.got")"
+				bad=1
+			fi
+		fi
+	done
+	[ "$bad" = 0 ]
+}
+
 @test "a CLA printed and parsed on two threads (10,000+ endpoints, awkward localities): text byte-identical to protoc --decode, and back" {
 	local d=$W/split
 	real_protoc --decode=$CLA $ROOT_PROTO <"$d/ref.binpb" >"$d/ref.txt"

@@ -45,6 +45,12 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
       Go parsers (and RFC 3339) reject, which edsmod must reject too.  Exit 1
       on any difference.
 
+  tricky PROTOS OUT
+      Write OUT/<name>.binpb: small CLAs in encodings protoc reads in its
+      own way or refuses (groups, known fields with another wire type,
+      varints of 10 bytes and more, tags and lengths over 5 bytes, broken
+      packed runs and groups), for edsmod to read exactly as protoc --decode.
+
   coverage PROTOS FIXTURE...
       Parse the fixtures (.binpb as binary; .txtpb with python text_format,
       which mis-decodes \\u escapes, so the suite passes protoc's binaries)
@@ -690,6 +696,40 @@ def cmd_timestamps(edsmod):
     return 1 if bad else 0
 
 
+def cmd_tricky(out):
+    import struct
+    os.makedirs(out, exist_ok=True)
+    name = ld(1, b"t")                                    # cluster_name "t"
+    sa = ld(2, b"10.0.0.1") + tag(3, 0) + varint(80)      # SocketAddress
+    lbe = ld(1, ld(1, ld(1, sa)))                         # LbEndpoint.endpoint.address.socket_address
+    loc = lambda body: ld(2, body)                        # CLA.endpoints (LocalityLbEndpoints)
+    ten = bytes([0x81] + [0x80] * 8 + [0x02])             # 1 + 2**64: 10 bytes, bits past the 64th
+    cases = {
+        "group-top": name + tag(9, 3) + tag(1, 0) + varint(1) + tag(9, 4),
+        "group-nested": name + tag(9, 3) + tag(2, 3) + ld(3, b"x") + tag(2, 4) + tag(5, 5)
+                        + struct.pack("<I", 7) + tag(9, 4),
+        "group-empty-in-lb-endpoint": name + loc(ld(2, lbe + tag(7, 3) + tag(7, 4))),
+        "group-with-known-number": name + tag(2, 3) + tag(1, 0) + varint(3) + tag(2, 4),
+        "string-as-varint": tag(1, 0) + varint(5) + name,
+        "message-as-fixed32": name + tag(2, 5) + struct.pack("<I", 1),
+        "enum-as-length-delimited": name + loc(ld(2, lbe + ld(2, b"\x01"))),
+        "uint32-as-fixed64": name + loc(tag(5, 1) + struct.pack("<Q", 3)),
+        "port-as-length-delimited": name + loc(ld(2, ld(1, ld(1, ld(1, ld(2, b"a") + ld(3, b"\x50")))))),
+        "varint-10-bytes": name + loc(tag(5, 0) + ten),
+        "varint-11-bytes": name + loc(tag(5, 0) + bytes([0x81] + [0x80] * 9 + [0x00])),
+        "tag-6-bytes": name + bytes([0x8a, 0x80, 0x80, 0x80, 0x80, 0x00]) + varint(1) + b"u",
+        "length-6-bytes": bytes([0x0a, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00]) + b"t",
+        "tag-5-bytes": name + bytes([0xaa, 0x80, 0x80, 0x80, 0x00]) + varint(1) + b"u",
+        "group-unclosed": name + tag(9, 3) + tag(1, 0) + varint(1),
+        "group-closed-by-another": name + tag(9, 3) + tag(8, 4),
+        "end-group-alone": name + tag(9, 4),
+        "group-truncated-field": name + tag(9, 3) + tag(1, 5) + b"\x01",
+    }
+    for k, v in cases.items():
+        write(os.path.join(out, k + ".binpb"), v)
+    return 0
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
@@ -703,6 +743,8 @@ def main(argv):
         return cmd_same(rest)
     if cmd == "coverage":
         return cmd_coverage(rest)
+    if cmd == "tricky" and len(rest) == 1:
+        return cmd_tricky(rest[0])
     if cmd == "timestamps" and len(rest) == 1:
         return cmd_timestamps(rest[0])
     sys.exit(__doc__)
