@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
 #include "schema.h"
@@ -651,25 +652,12 @@ static void check_unknown(struct ctx *c, const ProtobufCMessage *m)
 			continue;
 		const char *wt = (unsigned)u->wire_type < 6 ? wire[u->wire_type] : "?";
 		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(m->descriptor, u->tag);
-		if (f) { /* sent with another wire type (codec_bin.c) */
-			unsigned want = 0;
-			switch (f->type) {
-			case PROTOBUF_C_TYPE_MESSAGE: case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES:
-				want = 2;
-				break;
-			case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-				want = 1;
-				break;
-			case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
-				want = 5;
-				break;
-			default:
-				break;
-			}
+		if (f) /* sent with another wire type (codec_bin.c) */
 			emit(c, EDS_SEV_WARNING, "unknown-field", NULL,
-			     "field %" PRIu32 " (\"%s\", %s) in %s is sent as %s: Envoy ignores it, as "
-			     "an unknown field", u->tag, f->name, wire[want], m->descriptor->name, wt);
-		} else
+			     "field %" PRIu32 " (\"%s\", %s) in %s is sent as %s: Envoy ignores it, as an "
+			     "unknown field", u->tag, f->name, wire[eds_wire_type(f->type)],
+			     m->descriptor->name, wt);
+		else
 			emit(c, EDS_SEV_WARNING, "unknown-field", NULL, "unknown field %" PRIu32 " (%s) in %s is ignored",
 			     u->tag, wt, m->descriptor->name);
 	}

@@ -62,6 +62,23 @@ struct eds_limits {
 	size_t max_regexes;    /* regular expressions in one program (glibc's take 10-75 KB each) */
 };
 
+/* The wire type protobuf writes a field of type t with: 0 varint, 1 64-bit,
+ * 2 length-delimited (also a packed repeated scalar's), 5 32-bit.  A field
+ * that arrives with another one is an unknown field (codec_bin.c). */
+static inline unsigned eds_wire_type(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+		return 1;
+	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+		return 5;
+	case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: case PROTOBUF_C_TYPE_MESSAGE:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
 /* The deepest level max_depth allows when the top message is level 1, as the
  * codecs count. */
 static inline unsigned eds_depth_levels(unsigned max_depth)

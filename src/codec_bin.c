@@ -60,26 +60,12 @@ static inline size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *
 	return 0;
 }
 
-static const uint8_t wire_types[] = {
-	[PROTOBUF_C_TYPE_INT32] = 0, [PROTOBUF_C_TYPE_SINT32] = 0, [PROTOBUF_C_TYPE_UINT32] = 0,
-	[PROTOBUF_C_TYPE_INT64] = 0, [PROTOBUF_C_TYPE_SINT64] = 0, [PROTOBUF_C_TYPE_UINT64] = 0,
-	[PROTOBUF_C_TYPE_BOOL] = 0, [PROTOBUF_C_TYPE_ENUM] = 0,
-	[PROTOBUF_C_TYPE_FIXED64] = 1, [PROTOBUF_C_TYPE_SFIXED64] = 1, [PROTOBUF_C_TYPE_DOUBLE] = 1,
-	[PROTOBUF_C_TYPE_FIXED32] = 5, [PROTOBUF_C_TYPE_SFIXED32] = 5, [PROTOBUF_C_TYPE_FLOAT] = 5,
-	[PROTOBUF_C_TYPE_STRING] = 2, [PROTOBUF_C_TYPE_BYTES] = 2, [PROTOBUF_C_TYPE_MESSAGE] = 2,
-};
-
-static inline unsigned wire_type_for(ProtobufCType t)
-{
-	return (unsigned)t < sizeof wire_types ? wire_types[t] : 2;
-}
-
 /* Whether wire type wt is field f's.  Another one makes an unknown field to
  * protoc, python and Envoy alike; packed and unpacked repeated scalars are
  * the same field. */
 static inline bool wire_fits(const ProtobufCFieldDescriptor *f, unsigned wt)
 {
-	unsigned want = wire_type_for(f->type);
+	unsigned want = eds_wire_type(f->type);
 	return wt == want || (f->label == PROTOBUF_C_LABEL_REPEATED && want != 2 && wt == 2);
 }
 
@@ -324,7 +310,7 @@ static int decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFiel
 	size_t *pn = (size_t *)(base + f->quantifier_offset);
 	void **parr = (void **)(base + f->offset);
 	size_t len = (size_t)(end - p), count = 0, esz = elt_size(f->type);
-	unsigned wt = wire_type_for(f->type);
+	unsigned wt = eds_wire_type(f->type);
 
 	if (wt == 5 || wt == 1) {
 		if (len % esz)
@@ -723,7 +709,7 @@ static int decode_field(struct dec *x, ProtobufCMessage *m, const ProtobufCField
 	char *base = (char *)m;
 	void *member = base + f->offset;
 	const uint8_t *p = *pp;
-	unsigned want = wire_type_for(f->type);
+	unsigned want = eds_wire_type(f->type);
 	bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
 	uint64_t v;
 	size_t n;
@@ -931,7 +917,7 @@ static struct fast_table *fast_build(const ProtobufCMessageDescriptor *desc)
 			ff->has = !ff->oneof && f->quantifier_offset;
 		}
 		ff->kind = k;
-		ff->wt = (uint8_t)wire_type_for(f->type);
+		ff->wt = (uint8_t)eds_wire_type(f->type);
 		ff->off = f->offset;
 		ff->qoff = f->quantifier_offset;
 		ff->f = f;
@@ -1326,7 +1312,7 @@ static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
 		fp->repeated = 0;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			fp->repeated = (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) ? 2 : 1;
-		unsigned wt = fp->repeated == 2 ? 2 : wire_type_for(f->type);
+		unsigned wt = fp->repeated == 2 ? 2 : eds_wire_type(f->type);
 		uint64_t key = ((uint64_t)f->id << 3) | wt;
 		uint8_t tag[8];
 		fp->keylen = 0;

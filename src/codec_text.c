@@ -8,12 +8,12 @@
  * protoc: a bare field number names an unknown field ("7: 123", "7 { ... }",
  * "7: 0x0000000a" for fixed32), or a known field when its value is written
  * as that field's wire type is (number_fits), so binary -> text -> binary
- * keeps unknown fields.  Stricter than protoc: a singular field given twice is an error
- * even when the first value was zero, and string fields must be valid UTF-8
- * without NUL (protobuf-c strings are C strings).  Writing: byte-identical to
- * protoc --decode, except that an Any of a known type is printed expanded
- * ("[type.googleapis.com/X] { ... }"), as DebugString and python's
- * text_format do.
+ * keeps unknown fields.  Stricter than protoc: a singular field given twice
+ * is an error even when the first value was zero, and string fields must be
+ * valid UTF-8 without NUL (protobuf-c strings are C strings).  Writing:
+ * byte-identical to protoc --decode, except that an Any of a known type is
+ * printed expanded ("[type.googleapis.com/X] { ... }"), as DebugString and
+ * python's text_format do.
  */
 #include "codec_text.h"
 
@@ -1248,18 +1248,9 @@ static bool number_fits(const struct tp *p, const ProtobufCFieldDescriptor *f)
 	} else if (!is_sym(&lx.t, '-')) {
 		return true; /* what an unknown field cannot hold: the field's to report */
 	}
-	unsigned want = f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES ||
-					f->type == PROTOBUF_C_TYPE_MESSAGE
-				? PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED
-			: f->type == PROTOBUF_C_TYPE_FIXED32 || f->type == PROTOBUF_C_TYPE_SFIXED32 ||
-					f->type == PROTOBUF_C_TYPE_FLOAT
-				? PROTOBUF_C_WIRE_TYPE_32BIT
-			: f->type == PROTOBUF_C_TYPE_FIXED64 || f->type == PROTOBUF_C_TYPE_SFIXED64 ||
-					f->type == PROTOBUF_C_TYPE_DOUBLE
-				? PROTOBUF_C_WIRE_TYPE_64BIT
-				: PROTOBUF_C_WIRE_TYPE_VARINT;
 	/* (packed: a repeated scalar's values in one length-delimited field) */
-	return wt == want || (wt == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED && f->label == PROTOBUF_C_LABEL_REPEATED);
+	return wt == eds_wire_type(f->type) ||
+	       (wt == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED && f->label == PROTOBUF_C_LABEL_REPEATED);
 }
 
 /* Why a name is unknown, with a hint when it is a JSON (lowerCamelCase) name. */
