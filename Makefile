@@ -33,7 +33,8 @@ endif
 PROTOS := $(shell find proto -name '*.proto' | sort)
 WKT_PROTOS = google/protobuf/any.proto google/protobuf/struct.proto \
 	google/protobuf/duration.proto google/protobuf/wrappers.proto \
-	google/protobuf/empty.proto google/protobuf/timestamp.proto
+	google/protobuf/empty.proto google/protobuf/timestamp.proto \
+	google/protobuf/field_mask.proto
 GEN_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS)) \
 	$(patsubst %.proto,$(GEN)/%.pb-c.c,$(WKT_PROTOS))
 # The gRPC service and health protos are only for edsmod-serve.
@@ -55,7 +56,7 @@ GRPC_LIBS = -lgrpc -lgpr -lpthread
 .PHONY: all test demo install clean proto check-man bench fuzz unit
 all: $(B)/edsmod $(B)/edsmod-serve
 
-$(GEN)/.stamp: $(PROTOS)
+$(GEN)/.stamp: $(PROTOS) Makefile
 	@rm -rf $(GEN) && mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto -I/usr/include $(PROTOS:proto/%=%) $(WKT_PROTOS)
 	scripts/gen-schema-table $(GEN) > $(GEN)/schema_table.inc

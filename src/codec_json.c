@@ -29,6 +29,7 @@
 #include "codec.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/duration.pb-c.h"
+#include "google/protobuf/field_mask.pb-c.h"
 #include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "schema.h"
@@ -105,7 +106,8 @@ static enum eds_wkt wkt_of(const ProtobufCMessageDescriptor *desc)
 static bool wkt_special(enum eds_wkt w)
 {
 	return w == EDS_WKT_STRUCT || w == EDS_WKT_VALUE || w == EDS_WKT_LIST_VALUE ||
-	       w == EDS_WKT_DURATION || w == EDS_WKT_TIMESTAMP || w == EDS_WKT_WRAPPER || w == EDS_WKT_ANY;
+	       w == EDS_WKT_DURATION || w == EDS_WKT_TIMESTAMP || w == EDS_WKT_WRAPPER || w == EDS_WKT_ANY ||
+	       w == EDS_WKT_FIELD_MASK;
 }
 
 static size_t elem_size(ProtobufCType t)
@@ -1838,6 +1840,41 @@ static bool parse_timestamp(const char *s, size_t len, int64_t *sec, int32_t *na
 	return true;
 }
 
+/* FieldMask: its paths in lowerCamelCase, joined by commas ("a.fooBar,b"),
+ * each made snake_case again ("a.foo_bar"); a '_' cannot be in one. */
+__attribute__((noinline)) static int dec_field_mask(struct dec *c, Google__Protobuf__FieldMask *fm)
+{
+	size_t start, len;
+	char *s;
+	int rc = read_wkt_string(c, "a string of comma-separated paths (google.protobuf.FieldMask)", &s, &len,
+				 &start);
+	if (rc || !len)
+		return rc;
+	size_t n = 1;
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == ',';
+	fm->paths = eds_arena_alloc(c->arena, n * sizeof *fm->paths);
+	for (const char *p = s, *end = s + len; fm->n_paths < n; p++) {
+		const char *q = memchr(p, ',', (size_t)(end - p));
+		if (!q)
+			q = end;
+		char *out = eds_arena_alloc(c->arena, 2 * (size_t)(q - p) + 1), *o = out;
+		for (; p < q; p++) {
+			if (*p == '_')
+				return fail_at(c, EDS_E_DECODE, start, c->i,
+					       "google.protobuf.FieldMask path \"%.*s\" has a '_' (JSON writes "
+					       "paths in lowerCamelCase)", (int)(q - p > 60 ? 60 : q - p), p);
+			if (*p >= 'A' && *p <= 'Z')
+				*o++ = '_', *o++ = (char)(*p - 'A' + 'a');
+			else
+				*o++ = *p;
+		}
+		*o = '\0';
+		fm->paths[fm->n_paths++] = out;
+	}
+	return EDS_OK;
+}
+
 __attribute__((noinline)) static int dec_timestamp(struct dec *c, Google__Protobuf__Timestamp *ts)
 {
 	size_t start, len;
@@ -2019,6 +2056,8 @@ static int dec_message(struct dec *c, const ProtobufCMessageDescriptor *desc,
 		return dec_duration(c, (Google__Protobuf__Duration *)msg);
 	case EDS_WKT_TIMESTAMP:
 		return dec_timestamp(c, (Google__Protobuf__Timestamp *)msg);
+	case EDS_WKT_FIELD_MASK:
+		return dec_field_mask(c, (Google__Protobuf__FieldMask *)msg);
 	case EDS_WKT_STRUCT:
 		return dec_map(c, &desc->fields[0], msg, depth, "google.protobuf.Struct");
 	case EDS_WKT_LIST_VALUE:
@@ -2545,6 +2584,37 @@ static int enc_duration(struct enc *e, const Google__Protobuf__Duration *dur)
 	return EDS_OK;
 }
 
+/* FieldMask as one string, its paths in lowerCamelCase joined by commas;
+ * a path that would not read back the same is refused, as protobuf does. */
+static int enc_field_mask(struct enc *e, const Google__Protobuf__FieldMask *fm)
+{
+	struct eds_buf b = { 0 };
+	const char *why = NULL, *path = "";
+	for (size_t i = 0; i < fm->n_paths && !why; i++) {
+		path = fm->paths[i] ? fm->paths[i] : "";
+		if (i)
+			eds_buf_putc(&b, ',');
+		bool under = false;
+		for (const char *p = path; *p && !why; p++) {
+			if (*p >= 'A' && *p <= 'Z')
+				why = "has an uppercase letter";
+			else if (under && (*p < 'a' || *p > 'z'))
+				why = "has a '_' not followed by a lowercase letter";
+			else if (under)
+				eds_buf_putc(&b, (char)(*p - 'a' + 'A'));
+			else if (*p != '_')
+				eds_buf_putc(&b, *p);
+			under = !under && *p == '_';
+		}
+		if (under && !why)
+			why = "ends in '_'";
+	}
+	int rc = why ? enc_fail(e, "google.protobuf.FieldMask path \"%.60s\" %s: JSON cannot carry it", path, why)
+		     : put_string(e, b.len ? b.data : "", b.len);
+	eds_buf_release(&b);
+	return rc;
+}
+
 /* Always "Z", with 0, 3, 6 or 9 fractional digits, as protobuf prints it. */
 static int enc_timestamp(struct enc *e, const Google__Protobuf__Timestamp *ts)
 {
@@ -2710,6 +2780,8 @@ static int enc_message(struct enc *e, const ProtobufCMessageDescriptor *desc,
 		return enc_duration(e, (const Google__Protobuf__Duration *)msg);
 	case EDS_WKT_TIMESTAMP:
 		return enc_timestamp(e, (const Google__Protobuf__Timestamp *)msg);
+	case EDS_WKT_FIELD_MASK:
+		return enc_field_mask(e, (const Google__Protobuf__FieldMask *)msg);
 	case EDS_WKT_STRUCT:
 		return enc_map(e, &desc->fields[0], msg, depth, true);
 	case EDS_WKT_LIST_VALUE:

@@ -26,6 +26,8 @@ enum eds_wkt eds_schema_wkt(const ProtobufCMessageDescriptor *desc)
 		return EDS_WKT_TIMESTAMP;
 	if (desc == &google__protobuf__empty__descriptor)
 		return EDS_WKT_EMPTY;
+	if (desc == &google__protobuf__field_mask__descriptor)
+		return EDS_WKT_FIELD_MASK;
 	size_t n = strlen(desc->name);
 	if (n > 5 && strcmp(desc->name + n - 5, "Value") == 0 && desc->n_fields == 1 &&
 	    strcmp(desc->fields[0].name, "value") == 0)

@@ -19,6 +19,7 @@ enum eds_wkt {
 	EDS_WKT_TIMESTAMP,
 	EDS_WKT_WRAPPER, /* google.protobuf.*Value wrappers: field 1 "value" */
 	EDS_WKT_EMPTY,
+	EDS_WKT_FIELD_MASK,
 };
 
 enum eds_wkt eds_schema_wkt(const ProtobufCMessageDescriptor *desc);

@@ -250,6 +250,12 @@ except Exception as e:  # 4.21: OverflowError
 	[ "$bad" = 0 ]
 }
 
+@test "every well-known type in an Any (and in an Any in an Any): JSON as python json_format prints and reads it; FieldMask paths in lowerCamelCase, refused where python refuses" {
+	run "$PY" "$CONFORM" wkt "$PROTOS" "$EDSMOD"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "binary encodings protoc reads in its own way (groups, known fields with another wire type, 10-byte varints) or refuses (long tags and lengths, broken groups): edsmod reads each as protoc --decode does" {
 	local t="$BATS_TEST_TMPDIR/tricky" f n bad=0
 	"$PY" "$CONFORM" tricky "$PROTOS" "$t"

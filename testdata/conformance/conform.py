@@ -45,6 +45,14 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
       Go parsers (and RFC 3339) reject, which edsmod must reject too.  Exit 1
       on any difference.
 
+  wkt PROTOS EDSMOD
+      Every well-known type (and two Envoy messages) in an Any, and in an
+      Any in an Any, in a CLA: EDSMOD --to json must print what python's
+      json_format prints, and read python's JSON back to the same message.
+      Then FieldMask paths, which JSON writes in lowerCamelCase: printed and
+      read as python does, refused where python refuses.  Exit 1 on any
+      difference.
+
   tricky PROTOS OUT
       Write OUT/<name>.binpb: small CLAs in encodings protoc reads in its
       own way or refuses (groups, known fields with another wire type,
@@ -696,6 +704,82 @@ def cmd_timestamps(edsmod):
     return 1 if bad else 0
 
 
+def cmd_wkt(edsmod):
+    from google.protobuf import json_format
+    from google.protobuf import any_pb2, duration_pb2, empty_pb2, field_mask_pb2, struct_pb2
+    from google.protobuf import timestamp_pb2, wrappers_pb2
+    w = wrappers_pb2
+    values = [
+        duration_pb2.Duration(seconds=-1, nanos=-500), timestamp_pb2.Timestamp(seconds=1, nanos=5000000),
+        struct_pb2.Struct(fields={"a": struct_pb2.Value(number_value=1)}), struct_pb2.Value(string_value="x"),
+        struct_pb2.ListValue(values=[struct_pb2.Value(bool_value=True)]), empty_pb2.Empty(),
+        field_mask_pb2.FieldMask(paths=["a.b_c", "d"]), w.DoubleValue(value=1.5), w.FloatValue(value=0.5),
+        w.Int64Value(value=-5), w.UInt64Value(value=5), w.Int32Value(value=-3), w.UInt32Value(value=3),
+        w.BoolValue(value=True), w.StringValue(value="s"), w.BytesValue(value=b"\x00\xff"),
+        message_class("envoy.config.core.v3.Locality")(region="r"),
+        message_class("envoy.config.core.v3.SocketAddress")(address="1.2.3.4", port_value=80),
+    ]
+    bad = 0
+
+    def cla_with(a):
+        m = cla_class()(cluster_name="c")
+        m.endpoints.add().lb_endpoints.add().metadata.typed_filter_metadata["x"].CopyFrom(a)
+        return m
+
+    def edsmod_json(m):
+        r = subprocess.run([edsmod, "--to", "json"], input=m.SerializeToString(), capture_output=True)
+        return json.loads(r.stdout) if r.returncode == 0 else None, r.stderr.decode()
+
+    def edsmod_read(doc):
+        r = subprocess.run([edsmod, "--from", "json", "--to", "binary"], input=doc.encode(), capture_output=True)
+        if r.returncode:
+            return None, r.stderr.decode()
+        m = cla_class()()
+        m.ParseFromString(r.stdout)
+        return m, ""
+
+    for v in values:
+        a = any_pb2.Any()
+        a.Pack(v)
+        outer = any_pb2.Any()
+        outer.Pack(a)
+        for what, x in (("", a), (" in an Any", outer)):
+            m = cla_with(x)
+            want = json.loads(json_format.MessageToJson(m))
+            got, err = edsmod_json(m)
+            back, err2 = edsmod_read(json.dumps(want))
+            if got != want or back != m:
+                bad += 1
+                print("%s%s: python prints %s\n  edsmod: %s; reading it back: %s" % (
+                    v.DESCRIPTOR.full_name, what, json.dumps(want), json.dumps(got) if got else err.strip(),
+                    "the same" if back == m else err2.strip() or "a different message"))
+    for paths in (["a"], [], ["a.b_c", "d_e_f"], ["a", "", "b"], ["aB"], ["a__b"], ["a_"], ["a_1"], ["_a"]):
+        a = any_pb2.Any()
+        a.Pack(field_mask_pb2.FieldMask(paths=paths))
+        m = cla_with(a)
+        try:
+            want = json.loads(json_format.MessageToJson(m))
+        except Exception:
+            want = None
+        got, err = edsmod_json(m)
+        if got != want:
+            bad += 1
+            print("FieldMask %r: python prints %s, edsmod %s" % (paths, want, got if got else err.strip()))
+    for text in ("", "a.bC,dEF", "aB.cD", "a,,b", "ABC", "a_b"):
+        doc = json.dumps({"clusterName": "c", "endpoints": [{"lbEndpoints": [{"metadata": {"typedFilterMetadata": {
+            "x": {"@type": "type.googleapis.com/google.protobuf.FieldMask", "value": text}}}}]}]})
+        want = cla_class()()
+        try:
+            json_format.Parse(doc, want)
+        except Exception:
+            want = None
+        got, err = edsmod_read(doc)
+        if got != want:
+            bad += 1
+            print("FieldMask %r: python reads %s, edsmod %s" % (text, want, got if got else err.strip()))
+    return 1 if bad else 0
+
+
 def cmd_tricky(out):
     import struct
     os.makedirs(out, exist_ok=True)
@@ -743,6 +827,8 @@ def main(argv):
         return cmd_same(rest)
     if cmd == "coverage":
         return cmd_coverage(rest)
+    if cmd == "wkt" and len(rest) == 1:
+        return cmd_wkt(rest[0])
     if cmd == "tricky" and len(rest) == 1:
         return cmd_tricky(rest[0])
     if cmd == "timestamps" and len(rest) == 1:
