@@ -1854,16 +1854,16 @@ __attribute__((noinline)) static int dec_field_mask(struct dec *c, Google__Proto
 	for (size_t i = 0; i < len; i++)
 		n += s[i] == ',';
 	fm->paths = eds_arena_alloc(c->arena, n * sizeof *fm->paths);
-	for (const char *p = s, *end = s + len; fm->n_paths < n; p++) {
+	for (const char *p = s, *end = s + len;; p++) {
 		const char *q = memchr(p, ',', (size_t)(end - p));
 		if (!q)
 			q = end;
+		if (memchr(p, '_', (size_t)(q - p)))
+			return fail_at(c, EDS_E_DECODE, start, c->i,
+				       "google.protobuf.FieldMask path \"%.*s\" has a '_' (JSON writes paths in "
+				       "lowerCamelCase)", (int)(q - p > 60 ? 60 : q - p), p);
 		char *out = eds_arena_alloc(c->arena, 2 * (size_t)(q - p) + 1), *o = out;
 		for (; p < q; p++) {
-			if (*p == '_')
-				return fail_at(c, EDS_E_DECODE, start, c->i,
-					       "google.protobuf.FieldMask path \"%.*s\" has a '_' (JSON writes "
-					       "paths in lowerCamelCase)", (int)(q - p > 60 ? 60 : q - p), p);
 			if (*p >= 'A' && *p <= 'Z')
 				*o++ = '_', *o++ = (char)(*p - 'A' + 'a');
 			else
@@ -1871,8 +1871,9 @@ __attribute__((noinline)) static int dec_field_mask(struct dec *c, Google__Proto
 		}
 		*o = '\0';
 		fm->paths[fm->n_paths++] = out;
+		if (q == end)
+			return EDS_OK;
 	}
-	return EDS_OK;
 }
 
 __attribute__((noinline)) static int dec_timestamp(struct dec *c, Google__Protobuf__Timestamp *ts)
