@@ -1227,7 +1227,9 @@ static int parse_any_expanded(struct tp *p, const ProtobufCMessageDescriptor *de
  * type, the one unknown_elem would give it: protoc prints a field sent with
  * another wire type, which every protobuf parser keeps as an unknown field,
  * by number (a string's "1: 5", an enum's "2: \"x\""), and so it reads back
- * as one.  Otherwise it is the field, as a binary parser would have it.
+ * as one.  A block given by number ("3 { 1: 1 }") is always an unknown
+ * field: protoc prints groups so, and known messages only by name.
+ * Otherwise it is the field, as a binary parser would have it.
  */
 static bool number_fits(const struct tp *p, const ProtobufCFieldDescriptor *f)
 {
@@ -1238,7 +1240,9 @@ static bool number_fits(const struct tp *p, const ProtobufCFieldDescriptor *f)
 	if (is_sym(&lx.t, '['))
 		lex_next(&lx);
 	unsigned wt = PROTOBUF_C_WIRE_TYPE_VARINT;
-	if (opener(&lx.t) || lx.t.kind == TK_STRING) {
+	if (opener(&lx.t)) /* unknown: what protoc prints so is a group, or a message it is not */
+		return false;
+	if (lx.t.kind == TK_STRING) {
 		wt = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
 	} else if (lx.t.kind == TK_INT) {
 		const char *v = lx.s + lx.t.start;

@@ -422,9 +422,13 @@ static void test_accepted(void)
 		  "          protocol: UDP\n          ipv4_compat: true\n        }\n      }\n    }\n  }\n}\n" },
 		{ "named_endpoints { }", "named_endpoints {\n  key: \"\"\n  value {\n  }\n}\n" },
 		/* a known field's number with a value of another wire type: unknown */
-		{ "1: 5 2: 6 5: 0x00000007 endpoints { 1: 7 2 { 2: \"x\" 2: -0x00000001 } } 1: \"a\"",
+		{ "1: 5 2: 6 5: 0x00000007 endpoints { 1: 7 lb_endpoints { 2: \"x\" 2: -0x00000001 } } 1: \"a\"",
 		  "cluster_name: \"a\"\nendpoints {\n  lb_endpoints {\n    health_status: -1\n"
 		  "    2: \"x\"\n  }\n  1: 7\n}\n1: 5\n2: 6\n5: 0x00000007\n" },
+		/* a block by number is unknown even under a message field's number
+		 * (protoc prints a group so): it does not merge into the field */
+		{ "endpoints { priority: 1 } 2 { 5: 2 }",
+		  "endpoints {\n  priority: 1\n}\n2 {\n  5: 2\n}\n" },
 		{ "1: \"by number\" 99: [1, -1] 98: 0x0000000000000001 97: 0x1",
 		  "cluster_name: \"by number\"\n99: 1\n99: 18446744073709551615\n"
 		  "98: 0x0000000000000001\n97: 1\n" },
