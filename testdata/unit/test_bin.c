@@ -1246,20 +1246,6 @@ static void gen_value(struct w *w, const ProtobufCFieldDescriptor *f, unsigned w
 	}
 }
 
-static unsigned wire_of(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return 1;
-	case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
-		return 5;
-	case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: case PROTOBUF_C_TYPE_MESSAGE:
-		return 2;
-	default:
-		return 0;
-	}
-}
-
 /*
  * Random fields of edstest.T.  Of the oneof members, one per message: the
  * old decoder merged a oneof message member's occurrences even across
@@ -1284,7 +1270,7 @@ static void gen_t(struct w *w, int depth)
 				f = &t_fields[rnd(T_NFIELDS)];
 			while ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->id != member);
 			num = f->id;
-			wt = wire_of(f);
+			wt = eds_wire_type(f->type);
 			if (f->label == PROTOBUF_C_LABEL_REPEATED && wt != 2 && rnd(3))
 				wt = 2; /* packed */
 			if (rnd(40) == 0)
@@ -1497,6 +1483,23 @@ static void check_decodes_to(const char *what, const struct w *wire, const T *wa
 	eds_arena_free(a);
 }
 
+/* in, nested `levels` deep below the top message, decodes with --max-depth
+ * levels and is refused (exit 9) with one less. */
+static void check_depth_limit(const char *what, const struct w *in, unsigned levels)
+{
+	struct eds_limits keep = lim;
+	char name[64];
+	lim.max_depth = levels - 1;
+	snprintf(name, sizeof name, "%s %u deep, --max-depth %u", what, levels, levels - 1);
+	check(check_decode(name, &t_desc, in->b, in->n, PATH_EXACT) == EDS_E_LIMIT,
+	      "%s nested deeper than --max-depth are accepted", what);
+	lim.max_depth = levels;
+	snprintf(name, sizeof name, "%s %u deep, --max-depth %u", what, levels, levels);
+	check(check_decode(name, &t_desc, in->b, in->n, PATH_EXACT) == EDS_OK,
+	      "%s nested at --max-depth are refused", what);
+	lim = keep;
+}
+
 static void test_semantics(void)
 {
 	struct eds_arena *a = eds_arena_new(1 << 16);
@@ -1648,14 +1651,7 @@ static void test_semantics(void)
 		nest = up;
 	}
 	/* six levels below the top message: protobuf's count, --max-depth's */
-	struct eds_limits keep = lim;
-	lim.max_depth = 5;
-	check(check_decode("depth", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_E_LIMIT,
-	      "nesting deeper than --max-depth is accepted");
-	lim.max_depth = 6;
-	check(check_decode("depth 6", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_OK,
-	      "nesting at --max-depth is rejected");
-	lim = keep;
+	check_depth_limit("messages", &nest, 6);
 
 	w_free(&nest);
 
@@ -1710,18 +1706,11 @@ static void test_semantics(void)
 		w_free(&in);
 	}
 	/* groups count towards --max-depth as messages do */
-	w_free(&nest);
 	for (int i = 0; i < 7; i++)
 		w_tag(&nest, 900, 3);
 	for (int i = 0; i < 7; i++)
 		w_tag(&nest, 900, 4);
-	lim.max_depth = 6;
-	check(check_decode("groups too deep", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_E_LIMIT,
-	      "groups nested deeper than --max-depth are accepted");
-	lim.max_depth = 7;
-	check(check_decode("groups at the depth limit", &t_desc, nest.b, nest.n, PATH_EXACT) == EDS_OK,
-	      "groups nested at --max-depth are refused");
-	lim = keep;
+	check_depth_limit("groups", &nest, 7);
 
 	w_free(&nest), w_free(&g), w_free(&body);
 	w_free(&x), w_free(&y), w_free(&z), w_free(&all);
