@@ -354,13 +354,6 @@ static size_t gen_rule_count(const struct gen *g)
 
 /* ---- the protobuf wire format, top level only ---- */
 
-struct wire_field {
-	uint32_t num;
-	unsigned wt;
-	size_t start;        /* the tag's offset */
-	size_t vstart, vend; /* the value (for wire type 2: the payload) */
-};
-
 static size_t get_varint(const uint8_t *p, size_t n, uint64_t *v)
 {
 	uint64_t r = 0;
@@ -398,68 +391,6 @@ static void put_len_field(struct eds_buf *b, uint32_t num, const void *p, size_t
 	put_varint(b, (uint64_t)num << 3 | 2);
 	put_varint(b, n);
 	eds_buf_append(b, p, n);
-}
-
-/* Next top-level field of p[0..n) at *off: 1 and advances, 0 at the end,
- * -1 on malformed data with *why and *off at the problem. */
-static int wire_next(const uint8_t *p, size_t n, size_t *off, struct wire_field *f, const char **why)
-{
-	size_t at = *off;
-	uint64_t tag, v;
-	if (at >= n)
-		return 0;
-	size_t k = get_varint(p + at, n - at, &tag);
-	if (!k || (tag >> 3) == 0 || (tag >> 3) > 536870911) {
-		*why = "malformed field tag";
-		return -1;
-	}
-	f->num = (uint32_t)(tag >> 3);
-	f->wt = (unsigned)(tag & 7);
-	f->start = at;
-	size_t q = at + k;
-	switch (f->wt) {
-	case 0:
-		k = get_varint(p + q, n - q, &v);
-		if (!k) {
-			*why = "truncated or malformed varint";
-			*off = q;
-			return -1;
-		}
-		f->vstart = q;
-		f->vend = q + k;
-		break;
-	case 1:
-	case 5: {
-		size_t w = f->wt == 1 ? 8 : 4;
-		if (n - q < w) {
-			*why = "truncated fixed-size value";
-			*off = q;
-			return -1;
-		}
-		f->vstart = q;
-		f->vend = q + w;
-		break;
-	}
-	case 2:
-		k = get_varint(p + q, n - q, &v);
-		if (!k) {
-			*why = "truncated or malformed length";
-			*off = q;
-			return -1;
-		}
-		if (v > n - q - k) {
-			*why = "length-delimited field runs past the end of its message (truncated?)";
-			return -1;
-		}
-		f->vstart = q + k;
-		f->vend = q + k + (size_t)v;
-		break;
-	default:
-		*why = "unsupported wire type (groups are not used by these messages)";
-		return -1;
-	}
-	*off = f->vend;
-	return 1;
 }
 
 /* ---- per-worker state and the call's log line ---- */
@@ -694,7 +625,7 @@ static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t b
 			  const char *prefix, uint32_t out_num, struct call_log *lg,
 			  struct serve_reply *r)
 {
-	struct wire_field f, first33 = { 0 };
+	struct eds_wire_field f, first33 = { 0 };
 	size_t off = 0, n33 = 0, len33 = 0, rec33 = 0;
 	const uint8_t *name = NULL;
 	size_t name_len = 0;
@@ -703,23 +634,17 @@ static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t b
 	uint64_t v;
 	int k;
 
-	while ((k = wire_next(p, n, &off, &f, &why)) > 0) {
+	while ((k = eds_wire_next(p, n, &off, &f, w->lim.max_depth, &why)) > 0) {
 		if (f.num == 1 && f.wt == 2) {
 			name = p + f.vstart;
 			name_len = f.vend - f.vstart;
 		} else if (f.num == 2 && f.wt == 0 && get_varint(p + f.vstart, f.vend - f.vstart, &v)) {
 			dns = v == 1 || v == 2; /* Cluster.type STRICT_DNS, LOGICAL_DNS */
-		} else if (f.num == 33) {
-			if (f.wt != 2) {
-				fail(w, r, SERVE_INVALID_ARGUMENT,
-				     "invalid %s: load_assignment (field 33) is not length-delimited at byte %zu",
-				     prefix, base + f.start);
-				return -1;
-			}
+		} else if (f.num == 33 && f.wt == 2) { /* (another wire type: an unknown field) */
 			if (!n33++)
 				first33 = f;
 			len33 += f.vend - f.vstart;
-			rec33 += f.vend - f.start;
+			rec33 += f.end - f.start;
 		}
 	}
 	if (k < 0) {
@@ -741,8 +666,8 @@ static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t b
 		uint8_t *cat = eds_arena_alloc(w->arena, len33);
 		size_t o = 0;
 		off = 0;
-		while (wire_next(p, n, &off, &f, &why) > 0) {
-			if (f.num == 33) {
+		while (eds_wire_next(p, n, &off, &f, w->lim.max_depth, &why) > 0) {
+			if (f.num == 33 && f.wt == 2) {
 				memcpy(cat + o, p + f.vstart, f.vend - f.vstart);
 				o += f.vend - f.vstart;
 			}
@@ -778,10 +703,10 @@ static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t b
 	put_varint(&w->out, total);
 	eds_buf_append(&w->out, p, first33.start);
 	put_len_field(&w->out, 33, w->cla.data, cla_len);
-	off = first33.vend;
-	while (wire_next(p, n, &off, &f, &why) > 0)
-		if (f.num != 33)
-			eds_buf_append(&w->out, p + f.start, f.vend - f.start);
+	off = first33.end;
+	while (eds_wire_next(p, n, &off, &f, w->lim.max_depth, &why) > 0)
+		if (f.num != 33 || f.wt != 2)
+			eds_buf_append(&w->out, p + f.start, f.end - f.start);
 	return 0;
 }
 
@@ -789,21 +714,15 @@ static void handle_cluster(struct worker *w, const struct serve_call *c, struct 
 			   struct call_log *lg)
 {
 	const uint8_t *p = (const uint8_t *)c->req;
-	struct wire_field f;
+	struct eds_wire_field f;
 	size_t off = 0, n1 = 0, len1 = 0;
-	struct wire_field first = { 0 };
+	struct eds_wire_field first = { 0 };
 	const char *why;
 	int k;
 
-	while ((k = wire_next(p, c->len, &off, &f, &why)) > 0) {
-		if (f.num != 1)
-			continue;
-		if (f.wt != 2) {
-			fail(w, r, SERVE_INVALID_ARGUMENT,
-			     "invalid PostClusterModifyRequest: cluster is not length-delimited at byte %zu",
-			     f.start);
-			return;
-		}
+	while ((k = eds_wire_next(p, c->len, &off, &f, w->lim.max_depth, &why)) > 0) {
+		if (f.num != 1 || f.wt != 2)
+			continue; /* (another wire type: an unknown field) */
 		if (!n1++)
 			first = f;
 		len1 += f.vend - f.vstart;
@@ -822,8 +741,8 @@ static void handle_cluster(struct worker *w, const struct serve_call *c, struct 
 		uint8_t *cat = eds_arena_alloc(w->arena, len1);
 		size_t o = 0;
 		off = 0;
-		while (wire_next(p, c->len, &off, &f, &why) > 0) {
-			if (f.num == 1) {
+		while (eds_wire_next(p, c->len, &off, &f, w->lim.max_depth, &why) > 0) {
+			if (f.num == 1 && f.wt == 2) {
 				memcpy(cat + o, p + f.vstart, f.vend - f.vstart);
 				o += f.vend - f.vstart;
 			}
@@ -839,22 +758,14 @@ static void handle_translate(struct worker *w, const struct serve_call *c, struc
 			     struct call_log *lg)
 {
 	const uint8_t *p = (const uint8_t *)c->req;
-	struct wire_field f;
+	struct eds_wire_field f;
 	size_t off = 0, ncl = 0;
 	const char *why;
 	int k;
-	static const char *const names[] = { NULL, "post_translate_context", "clusters", "secrets",
-					     "listeners", "routes" };
 
-	while ((k = wire_next(p, c->len, &off, &f, &why)) > 0) {
-		if (f.num > 5)
-			continue; /* a newer EG's field: it has no place in our response */
-		if (f.wt != 2) {
-			fail(w, r, SERVE_INVALID_ARGUMENT,
-			     "invalid PostTranslateModifyRequest: %s is not length-delimited at byte %zu",
-			     names[f.num], f.start);
-			return;
-		}
+	while ((k = eds_wire_next(p, c->len, &off, &f, w->lim.max_depth, &why)) > 0) {
+		if (f.num > 5 || f.wt != 2)
+			continue; /* a newer EG's field, or an unknown one: no place in our response */
 		/* The response numbers fields one lower: clusters=1, secrets=2, ... */
 		if (f.num == 2) {
 			char prefix[48];

@@ -79,6 +79,24 @@ static inline unsigned eds_wire_type(ProtobufCType t)
 	}
 }
 
+/*
+ * One field of a message's encoding: its number and wire type, its tag at
+ * start, its value in [vstart, vend) (a length-delimited field's content;
+ * a group's fields, without its end tag) and its end (after the end tag).
+ * eds_wire_next() finds the field at *off of p[0..n): 1, with *off at its
+ * end; 0 at n; -1 when the field is malformed, with *off at the fault and
+ * *why saying what it is.  It reads as the binary decoder does: tags and
+ * lengths of at most 5 bytes, a group with everything in it (groups nested
+ * at most max_depth deep) one field.
+ */
+struct eds_wire_field {
+	uint32_t num;
+	unsigned wt;
+	size_t start, vstart, vend, end;
+};
+int eds_wire_next(const uint8_t *p, size_t n, size_t *off, struct eds_wire_field *f, unsigned max_depth,
+		  const char **why);
+
 /* The deepest level max_depth allows when the top message is level 1, as the
  * codecs count. */
 static inline unsigned eds_depth_levels(unsigned max_depth)

@@ -559,6 +559,109 @@ static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t 
 }
 
 /*
+ * The scanner for code that walks a message's top-level fields without a
+ * descriptor (serve's Cluster, the container walker): the same reading as
+ * the decoder's, a group with its nested groups and end tag one field.
+ */
+int eds_wire_next(const uint8_t *p, size_t n, size_t *off, struct eds_wire_field *f, unsigned max_depth,
+		  const char **why)
+{
+	const uint8_t *end = p + n, *q = p + *off;
+	uint32_t open[64]; /* the groups open, innermost last (deeper: only counted) */
+	unsigned depth = 0;
+	if (*off >= n)
+		return 0;
+	do {
+		const uint8_t *at = q;
+		uint64_t tag, v;
+		size_t k = get_varint(q, end, &tag);
+		*off = (size_t)(at - p);
+		if (!k || tag >> 3 == 0 || tag >> 3 > 536870911 || k > 5) {
+			*why = k > 5 ? "a field tag of more than 5 bytes" : "a malformed field tag";
+			return -1;
+		}
+		q += k;
+		if (!depth) {
+			f->num = (uint32_t)(tag >> 3);
+			f->wt = (unsigned)(tag & 7);
+			f->start = *off;
+			f->vstart = (size_t)(q - p);
+		}
+		switch (tag & 7) {
+		case 0:
+			if (!(k = get_varint(q, end, &v))) {
+				*off = (size_t)(q - p);
+				*why = "a truncated or malformed varint";
+				return -1;
+			}
+			q += k;
+			break;
+		case 1:
+		case 5:
+			k = (tag & 7) == 1 ? 8 : 4;
+			if ((size_t)(end - q) < k) {
+				*off = (size_t)(q - p);
+				*why = "a truncated fixed-size value";
+				return -1;
+			}
+			q += k;
+			break;
+		case 2:
+			k = get_varint(q, end, &v);
+			if (!k || k > 5) {
+				*off = (size_t)(q - p);
+				*why = k ? "a length of more than 5 bytes" : "a truncated or malformed length";
+				return -1;
+			}
+			if (v > (uint64_t)(end - q - k)) {
+				*why = "a field that runs past the end of its message (truncated input?)";
+				return -1;
+			}
+			q += k;
+			if (!depth)
+				f->vstart = (size_t)(q - p);
+			q += v;
+			break;
+		case 3:
+			if (depth >= max_depth) {
+				*why = "groups nested deeper than --max-depth allows";
+				return -1;
+			}
+			if (depth < sizeof open / sizeof open[0])
+				open[depth] = (uint32_t)(tag >> 3);
+			depth++;
+			continue;
+		case 4:
+			if (!depth) {
+				*why = "an end-group tag outside any group";
+				return -1;
+			}
+			depth--;
+			if (depth < sizeof open / sizeof open[0] && open[depth] != (uint32_t)(tag >> 3)) {
+				*why = "an end-group tag that closes another group";
+				return -1;
+			}
+			if (!depth)
+				f->vend = (size_t)(at - p);
+			continue;
+		default:
+			*why = "an invalid wire type";
+			return -1;
+		}
+		if (!depth)
+			f->vend = (size_t)(q - p);
+	} while (depth && q < end);
+	if (depth) {
+		*off = f->start;
+		*why = "a group that is not closed (truncated input?)";
+		return -1;
+	}
+	f->end = (size_t)(q - p);
+	*off = f->end;
+	return 1;
+}
+
+/*
  * A large CLA's second half is decoded by a second thread, into an arena
  * of its own, while this one decodes the first half: the endpoints (field 2
  * of LocalityLbEndpoints) of the locality the middle falls in, from the

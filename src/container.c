@@ -100,6 +100,7 @@ struct run {
 	struct slot *slots;
 	size_t nslots, scap;
 	unsigned jdepth;        /* JSON nesting allowed when skipping */
+	const char *wire_why;   /* binary: what the last malformed field was */
 	bool root_any;          /* the top-level object has "@type" */
 	bool validated;         /* the JSON text passed jvalidate */
 	struct tmem *tm;        /* reorder's scratch stack */
@@ -1002,12 +1003,6 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 /* ---------------------------------------------------------------------- */
 /* Binary                                                                  */
 
-struct wf {
-	uint32_t num;
-	unsigned wt;
-	size_t fs, cs, ce; /* field start (tag), content [cs, ce) for LEN, field end ce */
-};
-
 static size_t varint(const uint8_t *p, size_t i, size_t end, uint64_t *v)
 {
 	uint64_t r = 0;
@@ -1021,50 +1016,21 @@ static size_t varint(const uint8_t *p, size_t i, size_t end, uint64_t *v)
 	return 0;
 }
 
-/* The next field of [*i, end); false at the end or when malformed (ok). */
-static bool wnext(const uint8_t *p, size_t *i, size_t end, struct wf *f, bool *ok)
+/* The next field of p[*i, end) (eds_wire_next); false at the end, or when
+ * it is malformed with *ok false and *i at the fault. */
+static bool wnext(struct run *r, size_t *i, size_t end, struct eds_wire_field *f, bool *ok)
 {
-	*ok = true;
-	if (*i >= end)
-		return false;
-	uint64_t tag, v;
-	size_t k = varint(p, *i, end, &tag);
-	*ok = false;
-	if (!k || (tag >> 3) == 0 || (tag >> 3) > 0x1FFFFFFF)
-		return false;
-	f->fs = *i;
-	f->num = (uint32_t)(tag >> 3);
-	f->wt = tag & 7;
-	switch (f->wt) {
-	case 0:
-		if (!(k = varint(p, k, end, &v)))
-			return false;
-		f->cs = f->ce = k;
-		break;
-	case 1:
-	case 5:
-		f->cs = k;
-		f->ce = k + (f->wt == 1 ? 8 : 4);
-		if (f->ce > end)
-			return false;
-		break;
-	case 2:
-		if (!(k = varint(p, k, end, &v)) || v > end - k)
-			return false;
-		f->cs = k;
-		f->ce = k + v;
-		break;
-	default:
-		return false; /* groups: nothing in these messages */
-	}
-	*i = f->ce;
-	*ok = true;
-	return true;
+	int k = eds_wire_next((const uint8_t *)r->src->text, end, i, f, r->lim.max_depth, &r->wire_why);
+	*ok = k >= 0;
+	return k > 0;
 }
 
-static int wbad(struct run *r, size_t off, const char *what)
+static int wbad(struct run *r, size_t off, const char *what, const char *why)
 {
-	eds_diag_setf(r->d, EDS_E_DECODE, "malformed protobuf: %s", what);
+	if (why)
+		eds_diag_setf(r->d, EDS_E_DECODE, "malformed protobuf: %s: %s", what, why);
+	else
+		eds_diag_setf(r->d, EDS_E_DECODE, "malformed protobuf: %s", what);
 	return eds_diag_offset(r->d, r->src, off);
 }
 
@@ -1140,20 +1106,20 @@ static int wany(struct run *r, enum wkind k, enum wkind parent, size_t s, size_t
 	const uint8_t *p = (const uint8_t *)r->src->text;
 	size_t i = s, url_s = 0, url_e = 0, val_s = e, val_e = e;
 	bool has_url = false, has_val = false, ok;
-	struct wf f;
-	while (wnext(p, &i, e, &f, &ok)) {
+	struct eds_wire_field f;
+	while (wnext(r, &i, e, &f, &ok)) {
 		if (f.num == 1 && f.wt == 2) {
-			url_s = f.cs;
-			url_e = f.ce;
+			url_s = f.vstart;
+			url_e = f.vend;
 			has_url = true;
 		} else if (f.num == 2 && f.wt == 2) {
-			val_s = f.cs;
-			val_e = f.ce;
+			val_s = f.vstart;
+			val_e = f.vend;
 			has_val = true;
 		}
 	}
 	if (!ok)
-		return wbad(r, i, "bad field in a google.protobuf.Any");
+		return wbad(r, i, "bad field in a google.protobuf.Any", r->wire_why);
 	const char *url = (const char *)p + url_s;
 	size_t ulen = url_e - url_s;
 	enum wkind inner = W_ANY_CLA;
@@ -1201,14 +1167,14 @@ static int wany(struct run *r, enum wkind k, enum wkind parent, size_t s, size_t
 	}
 	i = s;
 	bool wrote = false;
-	while (!rc && wnext(p, &i, e, &f, &ok)) {
+	while (!rc && wnext(r, &i, e, &f, &ok)) {
 		if (f.num == 2 && f.wt == 2) {
 			put_varint(out, 0x12);
 			put_varint(out, val.len);
 			eds_buf_append(out, val.data, val.len);
 			wrote = true;
 		} else {
-			eds_buf_append(out, p + f.fs, f.ce - f.fs);
+			eds_buf_append(out, p + f.start, f.end - f.start);
 		}
 	}
 	if (!rc && !wrote && val.len) {
@@ -1224,21 +1190,21 @@ static int wmsg(struct run *r, enum wkind k, size_t s, size_t e, const char *pla
 {
 	const uint8_t *p = (const uint8_t *)r->src->text;
 	size_t i = s, counts[4] = { 0 }, url = 0;
-	struct wf f, u = { 0 };
+	struct eds_wire_field f, u = { 0 };
 	bool ok;
 	int rc = EDS_OK;
 	/* A response's type_url (field 4; the last one counts) must be EDS's,
 	 * as in the other formats. */
-	while (!out && (k == W_DR || k == W_DELTA) && wnext(p, &i, e, &f, &ok))
+	while (!out && (k == W_DR || k == W_DELTA) && wnext(r, &i, e, &f, &ok))
 		if (f.num == 4 && f.wt == 2 && ++url)
 			u = f;
-	if (url && u.ce > u.cs && !url_is((const char *)p + u.cs, u.ce - u.cs, eds_schema_cla)) {
+	if (url && u.vend > u.vstart && !url_is((const char *)p + u.vstart, u.vend - u.vstart, eds_schema_cla)) {
 		eds_diag_setf(r->d, EDS_E_DECODE, "type_url is \"%.*s\": not an EDS response (ClusterLoadAssignment)",
-			      (int)(u.ce - u.cs > 120 ? 120 : u.ce - u.cs), (const char *)p + u.cs);
-		return eds_diag_offset(r->d, r->src, u.cs);
+			      (int)(u.vend - u.vstart > 120 ? 120 : u.vend - u.vstart), (const char *)p + u.vstart);
+		return eds_diag_offset(r->d, r->src, u.vstart);
 	}
 	i = s;
-	while (!rc && wnext(p, &i, e, &f, &ok)) {
+	while (!rc && wnext(r, &i, e, &f, &ok)) {
 		const struct wsub *sub = NULL;
 		size_t si = 0;
 		for (size_t j = 0; j < sizeof wsubs / sizeof wsubs[0]; j++) {
@@ -1252,7 +1218,7 @@ static int wmsg(struct run *r, enum wkind k, size_t s, size_t e, const char *pla
 		}
 		if (!sub || f.wt != 2) {
 			if (out)
-				eds_buf_append(out, p + f.fs, f.ce - f.fs);
+				eds_buf_append(out, p + f.start, f.end - f.start);
 			continue;
 		}
 		char pl[200];
@@ -1260,16 +1226,16 @@ static int wmsg(struct run *r, enum wkind k, size_t s, size_t e, const char *pla
 			join(pl, sizeof pl, place, "%s[%zu]", sub->name, counts[si]++);
 		else
 			join(pl, sizeof pl, place, "%s", sub->name);
-		if (out && !wdirty(r, f.cs, f.ce)) {
-			eds_buf_append(out, p + f.fs, f.ce - f.fs);
+		if (out && !wdirty(r, f.vstart, f.vend)) {
+			eds_buf_append(out, p + f.start, f.end - f.start);
 			continue;
 		}
 		struct eds_buf tmp = { 0 };
 		struct eds_buf *o = out ? &tmp : NULL;
 		if (sub->kind == W_ANY_CLA || sub->kind == W_ANY_DR)
-			rc = wany(r, sub->kind, k, f.cs, f.ce, pl, o);
+			rc = wany(r, sub->kind, k, f.vstart, f.vend, pl, o);
 		else
-			rc = wmsg(r, sub->kind, f.cs, f.ce, pl, o);
+			rc = wmsg(r, sub->kind, f.vstart, f.vend, pl, o);
 		if (out && !rc) {
 			put_varint(out, (uint64_t)f.num << 3 | 2);
 			put_varint(out, tmp.len);
@@ -1278,7 +1244,7 @@ static int wmsg(struct run *r, enum wkind k, size_t s, size_t e, const char *pla
 		eds_buf_release(&tmp);
 	}
 	if (!rc && !ok)
-		return wbad(r, i, "bad field in a container message");
+		return wbad(r, i, "bad field in a container message", r->wire_why);
 	return rc;
 }
 
@@ -1310,50 +1276,51 @@ static bool looks_any(const uint8_t *p, size_t s, size_t e)
 /* Does the first field num in [s, e) look like an Any?  (The Any of a
  * Resource or an endpoint config occurs once; the first lb_endpoints of a
  * locality settles it without a walk over all the others.) */
-static bool has_any_field(const uint8_t *p, size_t s, size_t e, uint32_t num)
+static bool has_any_field(struct run *r, const uint8_t *p, size_t s, size_t e, uint32_t num)
 {
-	struct wf g;
+	struct eds_wire_field g;
 	bool ok;
-	while (wnext(p, &s, e, &g, &ok))
+	while (wnext(r, &s, e, &g, &ok))
 		if (g.num == num)
-			return g.wt == 2 && looks_any(p, g.cs, g.ce);
+			return g.wt == 2 && looks_any(p, g.vstart, g.vend);
 	return false;
 }
 
 /* The container of a binary input, from its top-level fields.  A CLA has
  * messages (Locality, LbEndpoint) where these have an Any, whose first
- * bytes are a type URL: a Locality cannot start with 't'. */
+ * bytes are a type URL: a Locality cannot start with 't'.  Those signs
+ * hold even when a later field is malformed: the walk then says where. */
 static enum eds_container bdetect(struct run *r)
 {
 	const uint8_t *p = (const uint8_t *)r->src->text;
 	size_t n = r->src->len, i = 0;
-	struct wf f;
+	struct eds_wire_field f;
 	bool ok, url4 = false, any1 = false, any2 = false, res2 = false, static2 = false, dyn3 = false;
-	while (wnext(p, &i, n, &f, &ok)) {
+	while (wnext(r, &i, n, &f, &ok)) {
 		if (f.wt != 2)
 			continue;
-		if (f.num == 4 && f.ce - f.cs >= 20 && memcmp(p + f.cs, "type.googleapis.com/", 20) == 0)
+		if (f.num == 4 && f.vend - f.vstart >= 20 && memcmp(p + f.vstart, "type.googleapis.com/", 20) == 0)
 			url4 = true;
-		if (f.num == 1 && looks_any(p, f.cs, f.ce))
+		if (f.num == 1 && looks_any(p, f.vstart, f.vend))
 			any1 = true;
-		if (f.num == 2 && looks_any(p, f.cs, f.ce))
+		if (f.num == 2 && looks_any(p, f.vstart, f.vend))
 			any2 = true;
-		if (f.num == 2 && has_any_field(p, f.cs, f.ce, 2))
+		if (f.num == 2 && has_any_field(r, p, f.vstart, f.vend, 2))
 			res2 = true;
-		if (f.num == 2 && has_any_field(p, f.cs, f.ce, 1))
+		if (f.num == 2 && has_any_field(r, p, f.vstart, f.vend, 1))
 			static2 = true;
-		if (f.num == 3 && has_any_field(p, f.cs, f.ce, 2))
+		if (f.num == 3 && has_any_field(r, p, f.vstart, f.vend, 2))
 			dyn3 = true;
 	}
-	if (ok && any1) {
+	if (any1) {
 		r->cdesc = D_DUMP;
 		return EDS_CONT_CONFIG_DUMP;
 	}
-	if (ok && (url4 || any2 || res2)) {
+	if (url4 || any2 || res2) {
 		r->cdesc = res2 && !any2 ? D_DELTA : D_DR;
 		return EDS_CONT_DISCOVERY;
 	}
-	if (ok && (static2 || dyn3)) {
+	if (static2 || dyn3) {
 		r->cdesc = D_ECD;
 		return EDS_CONT_CONFIG_DUMP;
 	}
@@ -1371,7 +1338,7 @@ static int bwalk_list(struct run *r, struct eds_buf *out)
 		uint64_t v;
 		size_t c = varint(p, i, n, &v);
 		if (!c || v > n - c)
-			return wbad(r, i, "bad length prefix in a length-delimited list");
+			return wbad(r, i, "bad length prefix in a length-delimited list", NULL);
 		if (out) {
 			const struct eds_site *st = wsite_at(r, c);
 			if (st && st->changed) {

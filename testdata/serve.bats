@@ -179,6 +179,41 @@ call() {
 	assert_output --regexp '^FAILED_PRECONDITION: .*\[ip-literal\] \(and 2 more errors\)$'
 }
 
+@test "PostClusterModify, PostTranslateModify: unknown groups, and fields sent with another wire type, pass as protobuf reads them" {
+	local t=$BATS_TEST_TMPDIR
+	eg odd-cluster "$BATS_FILE_TMPDIR/cluster.bin" "$t/odd.bin"
+	eg cluster-req "$t/odd.bin" "$t/odd.req"
+	run bash -c "protoc --decode_raw <'$t/odd.bin'"
+	assert_line '33: 1'
+	assert_line '998 {'
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$t/odd.req"
+	assert_output --regexp '^OK [1-9]'
+	eg payloads "$R" 1 "$t/cluster"
+	run eg same-except-33 "$t/odd.bin" "$t/cluster.0"
+	assert_output same
+	run eg fields "$t/cluster.0"
+	assert_line --index 0 '33 0 3'
+	assert_line '998 3 12'
+	eg cla-of-cluster "$t/cluster.0" "$t/cla"
+	run eg stamped "$BATS_FILE_TMPDIR/cla.bin" "$t/cla"
+	assert_output "stamped 3 endpoints"
+	# In a PostTranslateModifyRequest: a group, and secrets (3) as a varint,
+	# are unknown fields, with no place in the reply.
+	eg translate-req "$t/translate.req" "$t/odd.bin" "$BATS_FILE_TMPDIR/plain-cluster.bin"
+	printf '\030\001\073\010\001\074' >>"$t/translate.req"
+	call "127.0.0.1:$PORT" "$M/PostTranslateModify" "$t/translate.req"
+	assert_output --regexp '^OK [1-9]'
+	run eg translate-check "$t/translate.req" "$R"
+	assert_output "ok: 2 clusters, 1 changed"
+	# A group that is not closed is a request that does not decode.
+	printf '\073\010\001' >>"$t/translate.req"
+	call "127.0.0.1:$PORT" "$M/PostTranslateModify" "$t/translate.req"
+	assert_output --regexp '^INVALID_ARGUMENT: invalid PostTranslateModifyRequest: a group that is not closed \(truncated input\?\) at byte [0-9]+$'
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$t/odd.req"
+	assert_output --regexp '^OK [1-9]'
+}
+
 @test "PostTranslateModify: clusters spliced, secrets/listeners/routes echoed byte for byte" {
 	start_server --listen 127.0.0.1:0 -f "$RULES"
 	call "127.0.0.1:$PORT" "$M/PostTranslateModify" "$BATS_FILE_TMPDIR/translate.req"

@@ -161,6 +161,23 @@ sys.exit(not (a[0] == b[0] and a[2] == b[2] and a[3] == b[3] and a[1] != b[1]))'
 	assert_success
 }
 
+@test "binary containers: an unknown group is copied as it came; one that is not closed is an error at its byte" {
+	local in="$BATS_TEST_TMPDIR/dr-group.binpb" out="$BATS_TEST_TMPDIR/out.binpb" n
+	n=$(stat -c %s "$FIX/dr.binpb")
+	# group 98 { 1: 5, group 99 { 1: "x" } } after the response's fields
+	{ cat "$FIX/dr.binpb"; printf '\223\006\010\005\233\006\012\001x\234\006\224\006'; } >"$in"
+	edsmod -e "$DRAIN" "$in" >"$out"
+	run snap same dr us-east-1b "$in" "$out"
+	assert_success
+	run bash -c "protoc --decode_raw <'$out' | tail -6"
+	assert_output "$(printf '%s\n' '98 {' '  1: 5' '  99 {' '    1: "x"' '  }' '}')"
+	{ cat "$FIX/dr.binpb"; printf '\223\006\010\005'; } >"$in"
+	run edsmod -e "$DRAIN" -o "$out.2" "$in"
+	assert_failure 4
+	assert_output "edsmod: error: malformed protobuf: bad field in a container message: a group that is not closed (truncated input?) at $in: byte $n"
+	[ ! -e "$out.2" ]
+}
+
 @test "YAML written by edsmod reads back with PyYAML and Envoy's protos as the same CLA (corpus)" {
 	local pairs=() f ref
 	for f in "$TOP"/testdata/corpus/*.txtpb "$TOP/testdata/examples/eg-cla.txtpb"; do

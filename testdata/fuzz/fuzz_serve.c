@@ -49,12 +49,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The CLAs of field 33 in a Cluster's top level, concatenated, decode. */
 static void check_cluster(const uint8_t *p, size_t n, struct eds_arena *a)
 {
-	struct wire_field f;
+	struct eds_wire_field f;
 	size_t off = 0, len33 = 0;
 	const char *why;
 	int k;
-	while ((k = wire_next(p, n, &off, &f, &why)) > 0)
-		if (f.num == 33)
+	while ((k = eds_wire_next(p, n, &off, &f, UINT_MAX, &why)) > 0)
+		if (f.num == 33 && f.wt == 2)
 			len33 += f.vend - f.vstart;
 	if (k < 0)
 		fz_fail("reply: a cluster is not valid wire format: %s at byte %zu", why, off);
@@ -62,8 +62,8 @@ static void check_cluster(const uint8_t *p, size_t n, struct eds_arena *a)
 		return;
 	struct eds_buf cat = { 0 };
 	off = 0;
-	while (wire_next(p, n, &off, &f, &why) > 0)
-		if (f.num == 33)
+	while (eds_wire_next(p, n, &off, &f, UINT_MAX, &why) > 0)
+		if (f.num == 33 && f.wt == 2)
 			eds_buf_append(&cat, p + f.vstart, f.vend - f.vstart);
 	fz_decode(eds_bin_decode, "a cluster's load_assignment in the reply", &cat, a);
 	eds_buf_release(&cat);
@@ -96,11 +96,11 @@ static void check_reply(int method, const struct serve_reply *r)
 		}
 	} else if (method == M_CLUSTER || method == M_TRANSLATE) {
 		const uint8_t *p = (const uint8_t *)b.data;
-		struct wire_field f;
+		struct eds_wire_field f;
 		size_t off = 0;
 		const char *why;
 		int k;
-		while ((k = wire_next(p, b.len, &off, &f, &why)) > 0) {
+		while ((k = eds_wire_next(p, b.len, &off, &f, UINT_MAX, &why)) > 0) {
 			if (f.wt != 2)
 				fz_fail("reply: field %u is not length-delimited", f.num);
 			if (f.num == 1)

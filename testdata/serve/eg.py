@@ -54,13 +54,20 @@ def read_varint(b, i):
 
 
 def fields(b):
-    """[(num, wiretype, record_bytes, payload_bytes)] of one message's top level."""
+    """[(num, wiretype, record_bytes, payload_bytes)] of one message's top level
+    (a group's record runs to its end tag; its payload is None)."""
     out, i = [], 0
     while i < len(b):
         start = i
         tag, i = read_varint(b, i)
         num, wt = tag >> 3, tag & 7
-        if wt == 0:
+        if wt == 3:
+            depth = 1
+            while depth:
+                depth += {3: 1, 4: -1}.get(read_varint(b, i)[0] & 7, 0)
+                i = fields_one(b, i)
+            payload = None
+        elif wt == 0:
             _, i = read_varint(b, i)
             payload = None
         elif wt == 1:
@@ -77,6 +84,22 @@ def fields(b):
             raise ValueError("wire type %d" % wt)
         out.append((num, wt, b[start:i], payload))
     return out
+
+
+def fields_one(b, i):
+    """The end of the field at b[i] (a group's start or end tag alone)."""
+    tag, i = read_varint(b, i)
+    wt = tag & 7
+    if wt == 0:
+        return read_varint(b, i)[1]
+    if wt in (1, 5):
+        return i + (8 if wt == 1 else 4)
+    if wt == 2:
+        n, i = read_varint(b, i)
+        return i + n
+    if wt in (3, 4):
+        return i
+    raise ValueError("wire type %d" % wt)
 
 
 def rd(path):
@@ -179,6 +202,13 @@ def main(argv):
         wr(args[2], rd(args[0]) + field(2, varint(1000 << 3 | 1) + int(args[1]).to_bytes(8, "little")))
     elif cmd == "cluster":
         wr(args[1], make_cluster(rd(args[0])))
+    elif cmd == "odd-cluster":
+        # What any protobuf parser reads as unknown fields: field 33 sent as
+        # a varint first, then an unknown group (with a group nested in it)
+        # after the cluster's fields.
+        grp = varint(998 << 3 | 3) + varint(1 << 3) + varint(5) + varint(7 << 3 | 3) + \
+            field(2, b"in") + varint(7 << 3 | 4) + varint(998 << 3 | 4)
+        wr(args[1], varint(33 << 3) + varint(1) + rd(args[0]) + grp)
     elif cmd == "cluster-req":
         # A backend extension resource in the context, as EG sends it.
         ctx = field(1, field(1, b'{"kind":"Backend","metadata":{"name":"x"}}'))
@@ -215,7 +245,7 @@ def main(argv):
         # The reply's Cluster must be the request's byte for byte except
         # the load_assignment record, which stays in place.
         a, b = fields(rd(args[0])), fields(rd(args[1]))
-        if [(n, r) for n, _, r, _ in a if n != 33] != [(n, r) for n, _, r, _ in b if n != 33]:
+        if [(n, r) for n, w, r, _ in a if (n, w) != (33, 2)] != [(n, r) for n, w, r, _ in b if (n, w) != (33, 2)]:
             print("fields other than 33 differ")
             return 1
         if [n for n, _, _, _ in a] != [n for n, _, _, _ in b]:
@@ -307,7 +337,7 @@ def main(argv):
         # clusters, secrets, listeners and routes in order, renumbered
         # (2,3,4,5 -> 1,2,3,4); secrets, listeners and routes byte for byte,
         # clusters byte for byte except their load_assignment record.
-        req = [(n, p) for n, wt, r, p in fields(rd(args[0])) if 2 <= n <= 5]
+        req = [(n, p) for n, wt, r, p in fields(rd(args[0])) if 2 <= n <= 5 and wt == 2]
         rep = [(n, p) for n, wt, r, p in fields(rd(args[1]))]
         if [n - 1 for n, _ in req] != [n for n, _ in rep]:
             print("field numbers: request %s, reply %s" % ([n for n, _ in req], [n for n, _ in rep]))
@@ -320,7 +350,8 @@ def main(argv):
                     return 1
                 continue
             fa, fb = fields(a), fields(b)
-            if [(x, r) for x, _, r, _ in fa if x != 33] != [(x, r) for x, _, r, _ in fb if x != 33] or \
+            if [(x, r) for x, w, r, _ in fa if (x, w) != (33, 2)] != \
+               [(x, r) for x, w, r, _ in fb if (x, w) != (33, 2)] or \
                [x for x, *_ in fa] != [x for x, *_ in fb]:
                 print("a cluster changed outside load_assignment")
                 return 1

@@ -1500,6 +1500,65 @@ static void check_depth_limit(const char *what, const struct w *in, unsigned lev
 	lim = keep;
 }
 
+/*
+ * eds_wire_next, the scanner serve and the container walker share: each
+ * case is a message's bytes, the fields it must find (number, wire type,
+ * value and whole-field lengths) and, when it must fail, at which byte.
+ */
+static void test_wire_next(void)
+{
+	static const struct {
+		const char *what, *bytes;
+		size_t n;
+		unsigned depth;
+		int nfields;                  /* fields found before the end or the fault */
+		unsigned num[3], wt[3];
+		size_t vlen[3], len[3];
+		long fault;                   /* -1: none */
+	} cases[] = {
+		{ "a varint, a string, a 64-bit value", "\x08\x96\x01\x12\x02hi\x19\1\2\3\4\5\6\7\x08", 16, 9, 3,
+		  { 1, 2, 3 }, { 0, 2, 1 }, { 2, 2, 8 }, { 3, 4, 9 }, -1 },
+		{ "a group with a group in it, then a field", "\x0b\x08\x01\x13\x1a\x00\x14\x0c\x20\x05", 10, 9, 2,
+		  { 1, 4 }, { 3, 0 }, { 6, 1 }, { 8, 2 }, -1 },
+		{ "a group not closed", "\x08\x01\x0b\x08\x01", 5, 9, 1, { 1 }, { 0 }, { 1 }, { 2 }, 2 },
+		{ "an end tag outside any group", "\x08\x01\x0c", 3, 9, 1, { 1 }, { 0 }, { 1 }, { 2 }, 2 },
+		{ "an end tag that closes another group", "\x0b\x14\x0c", 3, 9, 0, { 0 }, { 0 }, { 0 }, { 0 }, 1 },
+		{ "groups nested 3 deep, 2 allowed", "\x0b\x13\x1b\x1c\x14\x0c", 6, 2, 0, { 0 }, { 0 }, { 0 }, { 0 }, 2 },
+		{ "groups nested 3 deep, 3 allowed", "\x0b\x13\x1b\x1c\x14\x0c", 6, 3, 1, { 1 }, { 3 }, { 4 }, { 6 }, -1 },
+		{ "a tag of 6 bytes", "\x88\x80\x80\x80\x80\x00\x01", 7, 9, 0, { 0 }, { 0 }, { 0 }, { 0 }, 0 },
+		{ "a length of 6 bytes", "\x0a\x81\x80\x80\x80\x80\x00x", 8, 9, 0, { 0 }, { 0 }, { 0 }, { 0 }, 1 },
+		{ "a length past the end", "\x08\x01\x12\x05hi", 6, 9, 1, { 1 }, { 0 }, { 1 }, { 2 }, 2 },
+		{ "a truncated 32-bit value", "\x0d\x01\x02", 3, 9, 0, { 0 }, { 0 }, { 0 }, { 0 }, 1 },
+		{ "wire type 6", "\x0e\x01", 2, 9, 0, { 0 }, { 0 }, { 0 }, { 0 }, 0 },
+		{ "field number 0", "\x00\x01", 2, 9, 0, { 0 }, { 0 }, { 0 }, { 0 }, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const uint8_t *p = (const uint8_t *)cases[i].bytes;
+		size_t off = 0;
+		struct eds_wire_field f;
+		const char *why = NULL;
+		int k, nf = 0;
+		while ((k = eds_wire_next(p, cases[i].n, &off, &f, cases[i].depth, &why)) > 0) {
+			if (nf < 3)
+				check(f.num == cases[i].num[nf] && f.wt == cases[i].wt[nf] &&
+					      f.vend - f.vstart == cases[i].vlen[nf] && f.end - f.start == cases[i].len[nf] &&
+					      f.end == off,
+				      "eds_wire_next, %s: field %d is %u/%u, value %zu, field %zu bytes", cases[i].what,
+				      nf, f.num, f.wt, f.vend - f.vstart, f.end - f.start);
+			nf++;
+		}
+		check(nf == cases[i].nfields, "eds_wire_next, %s: %d fields, not %d", cases[i].what, nf,
+		      cases[i].nfields);
+		if (cases[i].fault < 0)
+			check(k == 0 && off == cases[i].n, "eds_wire_next, %s: stops at byte %zu (%s)", cases[i].what,
+			      off, k ? why : "the end");
+		else
+			check(k < 0 && why && off == (size_t)cases[i].fault,
+			      "eds_wire_next, %s: %s at byte %zu, not a fault at byte %ld", cases[i].what,
+			      k < 0 ? why : "no fault", off, cases[i].fault);
+	}
+}
+
 static void test_semantics(void)
 {
 	struct eds_arena *a = eds_arena_new(1 << 16);
@@ -1816,6 +1875,7 @@ int main(void)
 
 	test_fixture_encoding();
 	test_wkt();
+	test_wire_next();
 
 	for (int i = 0; i < 3000 / SCALE; i++) {
 		struct eds_arena *a = eds_arena_new(1 << 16);
