@@ -334,18 +334,13 @@ static int decode_packed(struct dec *x, ProtobufCMessage *m, const ProtobufCFiel
 	} else {
 		for (size_t i = 0; i < count; i++, dst += esz) {
 			uint64_t v = 0;
-			unsigned bits = 0; /* protobuf-c: a bool is true when any payload bit is */
 			for (unsigned s = 0;; s += 7) {
 				uint8_t b = *p++;
-				bits |= b & 0x7F;
-				v |= (uint64_t)(b & 0x7F) << s; /* s <= 63 */
+				v |= (uint64_t)(b & 0x7F) << s; /* s <= 63: bits past the 64th dropped */
 				if (!(b & 0x80))
 					break;
 			}
-			if (f->type == PROTOBUF_C_TYPE_BOOL)
-				*(protobuf_c_boolean *)dst = bits != 0;
-			else
-				store_varint(dst, f->type, v);
+			store_varint(dst, f->type, v);
 		}
 	}
 	*pn += count;
