@@ -328,9 +328,51 @@ int eds_cli_write_fd(int fd, const char *name, const char *data, size_t len, str
 	return EDS_OK;
 }
 
-int eds_cli_write_atomic(const char *path, const char *data, size_t len, struct eds_diag *d)
+/* The descriptor path names (/dev/stdout, /dev/fd/3, ...), or -1. */
+static int names_a_descriptor(const char *path)
 {
-	char *copy = strdup(path);
+	const char *num = NULL;
+	if (strcmp(path, "/dev/stdout") == 0)
+		return 1;
+	if (strcmp(path, "/dev/stderr") == 0)
+		return 2;
+	if (strncmp(path, "/dev/fd/", 8) == 0)
+		num = path + 8;
+	else if (strncmp(path, "/proc/self/fd/", 14) == 0)
+		num = path + 14;
+	if (!num || *num < '0' || *num > '9')
+		return -1;
+	char *end;
+	long fd = strtol(num, &end, 10);
+	return *end || fd > 1 << 20 ? -1 : (int)fd;
+}
+
+int eds_cli_write_atomic(const char *path, const char *data, size_t len, bool only_regular, struct eds_diag *d)
+{
+	struct stat st;
+	bool exists = stat(path, &st) == 0; /* (through symlinks) */
+	int stream = names_a_descriptor(path);
+	if (exists && S_ISDIR(st.st_mode))
+		return eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": it is a directory", path);
+	if (stream >= 0 || (exists && !S_ISREG(st.st_mode))) {
+		/* A standard stream, a device, a FIFO or a socket: there is
+		 * nothing to replace, so write to it (the output is complete). */
+		if (only_regular)
+			return eds_diag_setf(d, EDS_E_IO, "cannot edit \"%s\" in place: not a regular file", path);
+		if (stream >= 0) /* as the shell opened it (appending, say) */
+			return eds_cli_write_fd(stream, path, data, len, d);
+		int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0)
+			return eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": %s", path, strerror(errno));
+		int rc = eds_cli_write_fd(fd, path, data, len, d);
+		if (close(fd) < 0 && !rc)
+			rc = eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": %s", path, strerror(errno));
+		return rc;
+	}
+	/* A symlink to a file: replace the file it leads to, keep the link. */
+	char *real = exists ? realpath(path, NULL) : NULL;
+	const char *target = real ? real : path;
+	char *copy = strdup(target);
 	if (!copy)
 		abort();
 	const char *dir = dirname(copy);
@@ -343,14 +385,19 @@ int eds_cli_write_atomic(const char *path, const char *data, size_t len, struct 
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
 		int rc = eds_diag_setf(d, EDS_E_IO, "cannot create a temporary file next to \"%s\": %s",
-				       path, strerror(errno));
+				       target, strerror(errno));
 		free(tmp);
+		free(real);
 		return rc;
 	}
-	struct stat st;
-	mode_t mode = 0666 & ~(mode_t)0;
-	if (stat(path, &st) == 0) {
+	mode_t mode;
+	if (exists) {
 		mode = st.st_mode & 07777;
+		/* its owner and group too, where we may (as sed -i does) */
+		int own = fchown(fd, st.st_uid, st.st_gid);
+		if (own < 0)
+			own = fchown(fd, (uid_t)-1, st.st_gid);
+		(void)own;
 	} else {
 		mode_t um = umask(0);
 		umask(um);
@@ -363,11 +410,12 @@ int eds_cli_write_atomic(const char *path, const char *data, size_t len, struct 
 		rc = eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": %s", path, strerror(errno));
 	if (close(fd) < 0 && !rc)
 		rc = eds_diag_setf(d, EDS_E_IO, "cannot write \"%s\": %s", path, strerror(errno));
-	if (!rc && rename(tmp, path) < 0)
-		rc = eds_diag_setf(d, EDS_E_IO, "cannot replace \"%s\": %s", path, strerror(errno));
+	if (!rc && rename(tmp, target) < 0)
+		rc = eds_diag_setf(d, EDS_E_IO, "cannot replace \"%s\": %s", target, strerror(errno));
 	if (rc)
 		unlink(tmp);
 	free(tmp);
+	free(real);
 	return rc;
 }
 

@@ -83,8 +83,12 @@ enum {
 int eds_cli_limit_opt(struct eds_limits *lim, int opt, const char *arg);
 
 /* Write data to path atomically: temp file in the same directory, fsync,
- * rename over path (keeping path's mode).  On failure path is untouched. */
-int eds_cli_write_atomic(const char *path, const char *data, size_t len, struct eds_diag *d);
+ * rename over path (keeping its mode, and its owner where allowed).  On
+ * failure path is untouched.  A symlink to a file stays: the file it leads
+ * to is replaced.  A device, FIFO, socket or standard stream (/dev/stdout)
+ * is written to instead, unless only_regular, when it is an error. */
+int eds_cli_write_atomic(const char *path, const char *data, size_t len, bool only_regular,
+			 struct eds_diag *d);
 /* Write all of data to fd; EDS_E_IO with d on failure. */
 int eds_cli_write_fd(int fd, const char *name, const char *data, size_t len, struct eds_diag *d);
 

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -268,6 +269,15 @@ int cmd_transform(int argc, char **argv)
 			goto usage_error;
 		}
 	}
+	for (int i = 0; t.in_place && i < nfiles; i++) {
+		struct stat st; /* (a FIFO would be read, then could not be replaced) */
+		if (stat(files[i], &st) == 0 && !S_ISREG(st.st_mode)) {
+			eds_cli_renderf(stderr, EDS_SEV_ERROR, "cannot edit \"%s\" in place: not a regular file",
+					files[i]);
+			eds_cli_rules_release(&rules);
+			return EDS_E_IO;
+		}
+	}
 
 	struct eds_arena *prog_arena = eds_arena_new(1 << 16);
 	if (rules.n) {
@@ -305,7 +315,7 @@ int cmd_transform(int argc, char **argv)
 				}
 			}
 			if (!r && t.in_place) {
-				r = eds_cli_write_atomic(files[i], out.data, out.len, &d);
+				r = eds_cli_write_atomic(files[i], out.data, out.len, true, &d);
 				if (r)
 					eds_cli_render(stderr, &d);
 			} else if (!r && nfiles > 1 && to != EDS_FMT_JSON && to != EDS_FMT_YAML) {
@@ -346,7 +356,7 @@ int cmd_transform(int argc, char **argv)
 	arena = NULL;
 	if (!rc && !t.in_place) {
 		if (t.out_path && strcmp(t.out_path, "-") != 0)
-			rc = eds_cli_write_atomic(t.out_path, out.data, out.len, &d);
+			rc = eds_cli_write_atomic(t.out_path, out.data, out.len, false, &d);
 		else
 			rc = eds_cli_write_fd(1, "<stdout>", out.data, out.len, &d);
 		if (rc)

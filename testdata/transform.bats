@@ -173,6 +173,42 @@ PY
 	[ -z "$(ls -a | grep '^\.edsmod\.')" ]
 }
 
+@test "-i through a symlink edits the file it leads to and keeps the link; the owner stays" {
+	mkdir real
+	cp a.txtpb real/a.txtpb
+	ln -s real/a.txtpb link.txtpb
+	run -0 edsmod -i -e 'set weight = 7' link.txtpb
+	[ -L link.txtpb ]
+	[ "$(readlink link.txtpb)" = real/a.txtpb ]
+	grep -q 'value: 7' real/a.txtpb
+	[ -z "$(ls -a . real | grep '^\.edsmod\.')" ]
+	# root edits a file someone else owns: it stays theirs
+	if [ "$(id -u)" = 0 ]; then
+		chown 65534:65534 real/a.txtpb
+		run -0 edsmod -i -e 'set weight = 8' real/a.txtpb
+		[ "$(stat -c %u:%g real/a.txtpb)" = 65534:65534 ]
+	fi
+}
+
+@test "-o to a FIFO or a standard stream writes to it (never replaces it); -i refuses one before reading" {
+	mkfifo fifo
+	timeout 10 cat fifo >from-fifo &
+	run -0 timeout 10 "$EDSMOD" --to json -o fifo a.binpb
+	wait
+	[ -p fifo ]
+	edsmod --to json a.binpb | cmp - from-fifo
+	# /dev/stdout as the shell opened it: appending, here
+	echo first >log
+	run -0 bash -c "'$EDSMOD' --to json --compact -o /dev/stdout a.binpb >>log"
+	[ "$(head -1 log)" = first ]
+	[ "$(sed -n 2p log)" = "$(edsmod --to json --compact a.binpb)" ]
+	run -5 timeout 10 "$EDSMOD" -i a.txtpb fifo
+	assert_output 'edsmod: error: cannot edit "fifo" in place: not a regular file'
+	[ -p fifo ]
+	run -5 edsmod -o . a.binpb
+	assert_output 'edsmod: error: cannot write ".": it is a directory'
+}
+
 @test "-i refuses stdin and -o; -i without files is a usage error" {
 	run -2 edsmod -i
 	run -2 edsmod -i -
