@@ -561,11 +561,11 @@ static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, uint64_t 
 int eds_wire_next(const uint8_t *p, size_t n, size_t *off, struct eds_wire_field *f, unsigned max_depth,
 		  const char **why)
 {
+	if (*off >= n)
+		return 0; /* (p may be NULL then) */
 	const uint8_t *end = p + n, *q = p + *off;
 	uint32_t open[64]; /* the groups open, innermost last (deeper: only counted) */
 	unsigned depth = 0;
-	if (*off >= n)
-		return 0;
 	do {
 		const uint8_t *at = q;
 		uint64_t tag, v;

@@ -8,7 +8,8 @@
  * protoc: a bare field number names an unknown field ("7: 123", "7 { ... }",
  * "7: 0x0000000a" for fixed32), or a known field when its value is written
  * as that field's wire type is (number_fits), so binary -> text -> binary
- * keeps unknown fields.  Stricter than protoc: a singular field given twice
+ * keeps unknown fields (a block is a group where protoc prints nothing
+ * else so: struct usink).  Stricter than protoc: a singular field given twice
  * is an error even when the first value was zero, and string fields must be
  * valid UTF-8 without NUL (protobuf-c strings are C strings).  Writing:
  * byte-identical to protoc --decode, except that an Any of a known type is
@@ -548,10 +549,14 @@ struct abuf {
 	size_t len, cap;
 };
 
-/* Where parsed unknown fields go: a message's unknown_fields, or wire bytes. */
+/* Where parsed unknown fields go: a message's unknown_fields, or wire bytes.
+ * A block goes as a group where protoc prints nothing else so: under a
+ * length-delimited field's number (group), or empty (protoc prints an empty
+ * length-delimited field as ""). */
 struct usink {
 	ProtobufCMessage *msg;
 	struct abuf *buf;
+	bool group;
 };
 
 __attribute__((format(printf, 5, 6)))
@@ -1055,6 +1060,13 @@ static int unknown_msg(struct tp *p, struct usink *k, uint32_t num, unsigned dep
 	if ((rc = next(p)))
 		return rc;
 	uint8_t *data = eds_arena_alloc(p->arena, b.len + 10);
+	if (k->group || !b.len) { /* its fields, then its end tag (as codec_bin.c keeps a group) */
+		if (b.len)
+			memcpy(data, b.d, b.len);
+		size_t tl = put_varint(data + b.len, (uint64_t)num << 3 | WT_END_GROUP);
+		usink_emit(p, k, num, (ProtobufCWireType)WT_START_GROUP, data, b.len + tl);
+		return 0;
+	}
 	size_t hl = put_varint(data, b.len);
 	if (b.len)
 		memcpy(data + hl, b.d, b.len);
@@ -1342,7 +1354,12 @@ static int parse_field(struct tp *p, const ProtobufCMessageDescriptor *desc, Pro
 			char name[16];
 			snprintf(name, sizeof name, "%u", (unsigned)num);
 			eds_path_push(&p->path, eds_arena_strdup(p->arena, name), -1);
-			struct usink k = { msg, NULL };
+			/* Under a length-delimited field's number only a group
+			 * prints as a block (binary would make anything else that
+			 * field): it reads back as one. */
+			struct usink k = { msg, NULL,
+					   f && (eds_wire_type(f->type) == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
+						 f->label == PROTOBUF_C_LABEL_REPEATED) };
 			if ((rc = next(p)) || (rc = parse_unknown(p, &k, (uint32_t)num, depth)))
 				return rc;
 			eds_path_pop(&p->path);

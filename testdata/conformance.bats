@@ -256,7 +256,7 @@ except Exception as e:  # 4.21: OverflowError
 	[ "$status" -eq 0 ]
 }
 
-@test "binary encodings protoc reads in its own way (groups, known fields with another wire type, 10-byte varints) or refuses (long tags and lengths, broken groups): edsmod reads each as protoc --decode does" {
+@test "binary encodings protoc reads in its own way (groups, known fields with another wire type, 10-byte varints) or refuses (long tags and lengths, broken groups): edsmod reads each as protoc --decode does, and its text of each reads back the same" {
 	local t="$BATS_TEST_TMPDIR/tricky" f n bad=0
 	"$PY" "$CONFORM" tricky "$PROTOS" "$t"
 	for f in "$t"/*.binpb; do
@@ -270,6 +270,11 @@ except Exception as e:  # 4.21: OverflowError
 			elif ! "$EDSMOD" --to binary "$f" | cmp -s - "$f" &&
 				! "$EDSMOD" --to binary "$f" | real_protoc --decode=$CLA $ROOT_PROTO | cmp -s - "$t/$n.want"; then
 				echo "$n: binary -> binary changed what protoc reads"
+				bad=1
+			elif ! "$EDSMOD" --from text --to binary "$t/$n.got" >"$t/$n.tb" ||
+				! real_protoc --decode=$CLA $ROOT_PROTO <"$t/$n.tb" | cmp -s - "$t/$n.want" ||
+				! "$PY" "$CONFORM" unknowns "$PROTOS" "$f" "$t/$n.tb"; then
+				echo "$n: binary -> text -> binary changed what protoc or python reads"
 				bad=1
 			fi
 		else

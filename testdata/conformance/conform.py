@@ -814,6 +814,45 @@ def cmd_tricky(out):
     return 0
 
 
+def unknown_list(msg, path, text_reread):
+    """(path, number, wire type) of every unknown field in msg, nested ones
+    included.  text_reread: the wire type edsmod's text gives it back: a
+    block given by number is a group when it is empty or under a
+    length-delimited field's number (where protoc prints nothing else so),
+    otherwise a length-delimited field."""
+    from google.protobuf.descriptor import FieldDescriptor as F
+    out = []
+    for u in msg.UnknownFields():
+        wt = u.wire_type
+        if text_reread and wt == 3:
+            f = msg.DESCRIPTOR.fields_by_number.get(u.field_number)
+            ld = f is not None and (f.label == F.LABEL_REPEATED or f.type in (F.TYPE_STRING, F.TYPE_BYTES, F.TYPE_MESSAGE))
+            wt = 3 if ld or len(u.data) == 0 else 2
+        out.append((path, u.field_number, wt))
+    for f, v in msg.ListFields():
+        if f.type != f.TYPE_MESSAGE:
+            continue
+        if f.label == f.LABEL_REPEATED:
+            for i, e in enumerate(v.values() if hasattr(v, "values") and callable(v.values) else v):
+                out += unknown_list(e, "%s.%s[%d]" % (path, f.name, i), text_reread)
+        else:
+            out += unknown_list(v, path + "." + f.name, text_reread)
+    return out
+
+
+def cmd_unknowns(a, b):
+    """b is a after edsmod's binary -> text -> binary: the same unknown
+    fields, wire types as text gives them back (unknown_list)."""
+    ma, mb = cla_class()(), cla_class()()
+    ma.ParseFromString(read(a))
+    mb.ParseFromString(read(b))
+    want, got = unknown_list(ma, "", True), unknown_list(mb, "", False)
+    if want != got:
+        print("unknown fields (path, number, wire type): want %s, got %s" % (want, got))
+        return 1
+    return 0
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
@@ -831,6 +870,8 @@ def main(argv):
         return cmd_wkt(rest[0])
     if cmd == "tricky" and len(rest) == 1:
         return cmd_tricky(rest[0])
+    if cmd == "unknowns" and len(rest) == 2:
+        return cmd_unknowns(rest[0], rest[1])
     if cmd == "timestamps" and len(rest) == 1:
         return cmd_timestamps(rest[0])
     sys.exit(__doc__)
