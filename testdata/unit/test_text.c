@@ -298,7 +298,7 @@ static void test_unknown_roundtrip(void)
 		"103 < 1: 18446744073709551615 >\n"
 		"104: [1, \"a\", { 5: 5 }]\n"
 		"105: -2\n"
-		"106 { }\n";
+		"106: \"\"\n";
 	ProtobufCMessage *m;
 	struct eds_diag d;
 	struct eds_src src;
@@ -343,6 +343,37 @@ static void test_unknown_roundtrip(void)
 		size_t n2;
 		uint8_t *bin2 = pack(back, &n2);
 		CHECK(n2 == n && memcmp(bin, bin2, n) == 0, "binary -> text -> binary changed the bytes");
+	}
+}
+
+/* A block given by number is a group where protoc prints nothing else so:
+ * under a string, bytes, message or repeated field's number, or empty. */
+static void test_unknown_groups(void)
+{
+	const char *in = "cluster_name: \"g\"\nendpoints { 1 { } }\n1 { 2: 3 }\n106 { }\n99 { 1: 1 }\n";
+	/* (what protoc --decode prints of want, and text reads back) */
+	const char *text = "cluster_name: \"g\"\nendpoints {\n  1 {\n  }\n}\n1 {\n  2: 3\n}\n106 {\n}\n"
+			   "99 {\n  1: 1\n}\n";
+	static const uint8_t want[] = { 0x0a, 0x01, 'g',  0x12, 0x02, 0x0b, 0x0c, 0x0b, 0x10, 0x03,
+					0x0c, 0xd3, 0x06, 0xd4, 0x06, 0x9a, 0x06, 0x02, 0x08, 0x01 };
+	for (int k = 0; k < 2; k++) {
+		ProtobufCMessage *m;
+		struct eds_diag d;
+		struct eds_src src;
+		int rc = decode(k ? text : in, &m, &d, &src);
+		CHECK(!rc, "groups: decode: %s", d.msg);
+		if (rc)
+			return;
+		size_t n;
+		uint8_t *bin = pack(m, &n);
+		CHECK(n == sizeof want && memcmp(bin, want, n) == 0, "groups: the blocks are not written as groups");
+		struct eds_src bs = { "bin", (const char *)want, sizeof want };
+		struct eds_limits lim = lim_default();
+		ProtobufCMessage *b;
+		rc = eds_bin_decode(CLA_DESC, &bs, A, &lim, &b, &d);
+		CHECK(!rc, "groups: binary decode: %s", d.msg);
+		char *t = rc ? NULL : encode(b, &rc, &d);
+		CHECK(t && strcmp(t, text) == 0, "groups: printed as\n%s", t ? t : d.msg);
 	}
 }
 
@@ -990,6 +1021,7 @@ int main(void)
 	A = eds_arena_new(1 << 16);
 	test_golden();
 	test_unknown_roundtrip();
+	test_unknown_groups();
 	test_unknown_budget();
 	test_accepted();
 	test_scalars();
