@@ -952,10 +952,58 @@ static bool parse_cidr(const char *s, struct eds_cidr *c)
 	return true;
 }
 
+/* The longest string in a JSON value, object keys included. */
+static size_t value_longest(const Google__Protobuf__Value *v)
+{
+	size_t m = 0;
+	if (v->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE && v->string_value) {
+		m = strlen(v->string_value);
+	} else if (v->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_STRUCT_VALUE && v->struct_value) {
+		for (size_t i = 0; i < v->struct_value->n_fields; i++) {
+			const Google__Protobuf__Struct__FieldsEntry *e = v->struct_value->fields[i];
+			size_t k = e->key ? strlen(e->key) : 0, x = e->value ? value_longest(e->value) : 0;
+			m = k > m ? k : m;
+			m = x > m ? x : m;
+		}
+	} else if (v->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE && v->list_value) {
+		for (size_t i = 0; i < v->list_value->n_values; i++) {
+			size_t x = value_longest(v->list_value->values[i]);
+			m = x > m ? x : m;
+		}
+	}
+	return m;
+}
+
+/* A literal string (alone, or in a JSON object or list) longer than
+ * --max-string: the rules could store what no input may hold. */
+static void bind_literal(struct binder *b, const struct eds_node *n)
+{
+	size_t m = 0;
+	if (n->val.k == EDS_V_STR) {
+		m = n->val.len;
+	} else if (n->val.k == EDS_V_OBJ || n->val.k == EDS_V_LIST) {
+		Google__Protobuf__Value v = GOOGLE__PROTOBUF__VALUE__INIT;
+		v.kind_case = n->val.k == EDS_V_OBJ ? GOOGLE__PROTOBUF__VALUE__KIND_STRUCT_VALUE
+						    : GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE;
+		if (n->val.k == EDS_V_OBJ)
+			v.struct_value = (Google__Protobuf__Struct *)n->val.p;
+		else
+			v.list_value = (Google__Protobuf__ListValue *)n->val.p;
+		m = value_longest(&v);
+	}
+	if (m > b->p->lim.max_string) {
+		eds_expr_limit(b->errs, b->dsrc, n->span.start, n->span.end,
+			       "string of %zu bytes in a literal, more than the limit of %zu (--max-string)", m,
+			       b->p->lim.max_string);
+		b->failed = true;
+	}
+}
+
 static void bind_node(struct binder *b, struct eds_node *n)
 {
 	switch (n->kind) {
 	case EDS_N_LIT:
+		bind_literal(b, n);
 		return;
 	case EDS_N_PATH: {
 		n->path = bind_path(b, n);

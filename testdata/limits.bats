@@ -141,6 +141,20 @@ long_hostname() {
 	[[ "$stderr" == "edsmod: error: rule at -e #1:1:1 failed on endpoints[0].lb_endpoints[0] (10.0.0.1:80) of a.txtpb: '+' would make a string of 1048577 bytes, more than the limit of 1048576 (--max-string) at -e #1:1:16:"* ]]
 }
 
+@test "--max-string: a literal string in a rule (alone or in a JSON value, keys too) is held to it" {
+	cd "$BATS_TEST_TMPDIR"
+	long_hostname 3 >a.txtpb
+	local s9=xxxxxxxxx
+	run -0 --separate-stderr "$EDSMOD" --max-string 9 -e "set hostname = \"$s9\"" a.txtpb
+	run -9 --separate-stderr "$EDSMOD" --max-string 8 -e "set hostname = \"$s9\"" a.txtpb
+	assert_output ""
+	assert_equal "${stderr%%$'\n'*}" 'edsmod: error: string of 9 bytes in a literal, more than the limit of 8 (--max-string) at -e #1:1:16:'
+	run -9 --separate-stderr "$EDSMOD" --max-string 8 -e "set metadata[\"m\"].v = {\"k\": [1, \"$s9\"]}" a.txtpb
+	[[ "$stderr" == *"string of 9 bytes in a literal, more than the limit of 8 (--max-string)"* ]]
+	run -9 --separate-stderr "$EDSMOD" --max-string 8 -e "set metadata[\"m\"].v = {\"$s9\": true}" a.txtpb
+	run -0 --separate-stderr "$EDSMOD" --max-string 9 -e "set metadata[\"m\"].v = {\"$s9\": [\"$s9\"]}" a.txtpb
+}
+
 @test "rules limits at their defaults: 1000000 rules, 4096-byte regexes, 64M sources" {
 	cd "$BATS_TEST_TMPDIR"
 	long_hostname 1 >a.txtpb
