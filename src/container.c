@@ -1276,13 +1276,13 @@ static bool looks_any(const uint8_t *p, size_t s, size_t e)
 /* Does the first field num in [s, e) look like an Any?  (The Any of a
  * Resource or an endpoint config occurs once; the first lb_endpoints of a
  * locality settles it without a walk over all the others.) */
-static bool has_any_field(struct run *r, const uint8_t *p, size_t s, size_t e, uint32_t num)
+static bool has_any_field(struct run *r, size_t s, size_t e, uint32_t num)
 {
 	struct eds_wire_field g;
 	bool ok;
 	while (wnext(r, &s, e, &g, &ok))
 		if (g.num == num)
-			return g.wt == 2 && looks_any(p, g.vstart, g.vend);
+			return g.wt == 2 && looks_any((const uint8_t *)r->src->text, g.vstart, g.vend);
 	return false;
 }
 
@@ -1305,11 +1305,11 @@ static enum eds_container bdetect(struct run *r)
 			any1 = true;
 		if (f.num == 2 && looks_any(p, f.vstart, f.vend))
 			any2 = true;
-		if (f.num == 2 && has_any_field(r, p, f.vstart, f.vend, 2))
+		if (f.num == 2 && has_any_field(r, f.vstart, f.vend, 2))
 			res2 = true;
-		if (f.num == 2 && has_any_field(r, p, f.vstart, f.vend, 1))
+		if (f.num == 2 && has_any_field(r, f.vstart, f.vend, 1))
 			static2 = true;
-		if (f.num == 3 && has_any_field(r, p, f.vstart, f.vend, 2))
+		if (f.num == 3 && has_any_field(r, f.vstart, f.vend, 2))
 			dyn3 = true;
 	}
 	if (any1) {
