@@ -7,7 +7,7 @@
  *     (message full name, field, rule) because our subset .proto files carry
  *     no validate options; it also checks every Duration (E19), every set
  *     deprecated field (E22) and unknown fields.  Each message type's rows
- *     are looked up once per call and cached by descriptor address.
+ *     are looked up once per process (get_plan).
  *  2. A typed pass over localities and endpoints for Envoy's load-time rules
  *     (cla-schema.md §4) and, with opts->grpc, gRPC clients' rules.  The
  *     duplicate-address and duplicate-locality sets are open-addressing hash
@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,6 @@ static const struct rule rules[] = {
 };
 
 #define PLAN_SLOTS 128 /* a power of two above the ~60 message types of the closure */
-#define PLAN_POOL 64   /* plans built in one check (a CLA visits a dozen types) */
 #define PLAN_ROWS 8
 #define PLAN_STEPS 24 /* fields walk looks at; a type with more is walked field by field */
 
@@ -160,6 +160,7 @@ struct step {
 
 struct plan {
 	const ProtobufCMessageDescriptor *desc;
+	struct plan *next; /* in ctx.own */
 	enum eds_wkt wkt;
 	unsigned n;
 	const struct rule *row[PLAN_ROWS];
@@ -200,10 +201,7 @@ struct ctx {
 	struct site *sites;
 	size_t nsites, next_site;
 	const ProtobufCMessage *memo; /* a Metadata just visited without findings */
-	struct plan scratch;
-	struct plan *plans[PLAN_SLOTS];
-	size_t nplans;
-	struct plan pool[PLAN_POOL]; /* (last: left uninitialized until used) */
+	struct plan *own; /* plans that found no slot in plans[] (get_plan) */
 };
 
 __attribute__((format(printf, 5, 6)))
@@ -371,24 +369,13 @@ static bool visits(const ProtobufCFieldDescriptor *f, enum shape shape)
 	return w == EDS_WKT_NONE || w == EDS_WKT_DURATION;
 }
 
-static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescriptor *desc)
+static struct plan *build_plan(const ProtobufCMessageDescriptor *desc)
 {
-	uintptr_t h = ((uintptr_t)desc >> 4) * (uintptr_t)0x9E3779B1u;
-	struct plan *p = NULL;
-
-	for (unsigned probe = 0; probe < PLAN_SLOTS; probe++) {
-		struct plan **s = &c->plans[(h + probe) & (PLAN_SLOTS - 1)];
-		if (*s && (*s)->desc == desc)
-			return *s;
-		if (!*s) {
-			if (c->nplans < PLAN_POOL)
-				p = *s = &c->pool[c->nplans++];
-			break;
-		}
-	}
+	struct plan *p = malloc(sizeof *p);
 	if (!p)
-		p = &c->scratch; /* table full: rebuild every time, still correct */
+		abort();
 	p->desc = desc;
+	p->next = NULL;
 	p->wkt = eds_schema_wkt(desc);
 	p->n = 0;
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0] && p->n < PLAN_ROWS; i++) {
@@ -414,6 +401,39 @@ static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescript
 		p->nsteps++;
 	}
 	return p;
+}
+
+/*
+ * Each message type's plan is built on first use and shared by every call
+ * and thread (as the codecs' tables are); it lives as long as the process.
+ * A full table (never, with the ~60 types a CLA reaches) gives a plan of
+ * this call's own.
+ */
+static _Atomic(struct plan *) plans[PLAN_SLOTS];
+
+static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescriptor *desc)
+{
+	uintptr_t h = ((uintptr_t)desc >> 4) * (uintptr_t)0x9E3779B1u;
+
+	for (unsigned probe = 0; probe < PLAN_SLOTS; probe++) {
+		_Atomic(struct plan *) *s = &plans[(h + probe) & (PLAN_SLOTS - 1)];
+		struct plan *p = atomic_load_explicit(s, memory_order_acquire);
+		if (!p) {
+			struct plan *n = build_plan(desc);
+			if (atomic_compare_exchange_strong_explicit(s, &p, n, memory_order_acq_rel,
+								    memory_order_acquire))
+				return n;
+			free(n); /* another thread filled the slot: p is its plan */
+		}
+		if (p->desc == desc)
+			return p;
+	}
+	for (struct plan *p = c->own; p; p = p->next)
+		if (p->desc == desc)
+			return p;
+	struct plan *n = build_plan(desc);
+	n->next = c->own;
+	return c->own = n;
 }
 
 static uint32_t wrapped_u32(const ProtobufCMessage *w)
@@ -1412,12 +1432,9 @@ static void check_semantics(struct ctx *c, const Cla *cla)
 size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *opts,
 		     struct eds_diags *findings)
 {
-	struct ctx *c = malloc(sizeof *c);
+	struct ctx c[1] = { { 0 } };
 	size_t nerr;
 
-	if (!c)
-		abort();
-	memset(c, 0, offsetof(struct ctx, pool));
 	unsigned parts = opts && opts->parts ? opts->parts : EDS_CHECK_FIELDS | EDS_CHECK_SEMANTICS;
 	c->grpc = opts && opts->grpc;
 	c->out = findings;
@@ -1428,6 +1445,10 @@ size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *o
 		check_semantics(c, c->cla);
 	}
 	nerr = c->nerr;
-	free(c);
+	while (c->own) {
+		struct plan *next = c->own->next;
+		free(c->own);
+		c->own = next;
+	}
 	return nerr;
 }

@@ -1236,7 +1236,7 @@ int eds_bin_decode_spans(const ProtobufCMessageDescriptor *desc, const struct ed
 /*
  * Backwards: fields from the last to the first (unknown fields, which
  * protobuf-c writes last, first), each value before its tag, a sub-message
- * before its length.  Each message type gets a plan once per call: per
+ * before its length.  Each message type gets a plan once (plan_for): per
  * field, how presence is tested and how a value is written.  Presence is
  * protobuf-c's: required always; repeated when non-empty; a oneof member
  * when the case names it; an optional scalar by its has_ flag; a string or
@@ -1267,11 +1267,13 @@ struct fplan {
 	uint8_t key[8];   /* the tag, with the wire type of one value (2 when packed),
 			   * in the last keylen bytes: written with one 8-byte store */
 	const void *dflt;
-	struct mplan *sub; /* plan of the sub-messages, found on first use */
+	_Atomic(struct mplan *) sub; /* plan of the sub-messages, found on first use */
 };
 
 struct mplan {
 	const ProtobufCMessageDescriptor *desc;
+	struct mplan *next; /* in enc.own */
+	bool own;           /* the call's: not in enc_plans, never a shared plan's sub */
 	unsigned n;
 	struct fplan f[];
 };
@@ -1286,6 +1288,7 @@ struct mplan {
 struct chunk {
 	struct chunk *prev;
 	size_t mapped; /* size of the mapping, 0 when malloc'd */
+	bool borrowed; /* data is the output buffer's room, not data[] (borrow_chunk) */
 	uint8_t *from; /* where this chunk's bytes start once it is full */
 	uint8_t *end;
 	uint8_t data[];
@@ -1296,8 +1299,7 @@ struct enc {
 	struct chunk *chunk;
 	size_t done;         /* bytes in the chunks before this one */
 	size_t next_size;
-	struct mplan **plans; /* open addressing on the descriptor's address */
-	size_t nplans, mask;
+	struct mplan *own;    /* plans that found no slot (plan_for) */
 	bool spans;          /* copy the spans of unchanged messages */
 	/* The last Metadata written: rules share one between endpoints
 	 * (expr_eval.c), so the next endpoint's is often the same, copied. */
@@ -1398,6 +1400,8 @@ static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
 	if (!p)
 		oom();
 	p->desc = desc;
+	p->next = NULL;
+	p->own = false;
 	p->n = desc->n_fields;
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
@@ -1406,7 +1410,7 @@ static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
 		fp->off = f->offset;
 		fp->how = (uint8_t)how_for(f->type);
 		fp->dflt = f->default_value;
-		fp->sub = NULL;
+		atomic_init(&fp->sub, NULL);
 		fp->repeated = 0;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			fp->repeated = (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) ? 2 : 1;
@@ -1424,38 +1428,38 @@ static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
 	return p;
 }
 
-static size_t plan_hash(const ProtobufCMessageDescriptor *desc)
-{
-	return (size_t)(((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull);
-}
+/*
+ * Plans are built on first use and shared by every thread and call, as the
+ * decoder's tables are; they live as long as the process.  The schema has
+ * about 120 message types: a full table (never, in practice) means a plan
+ * per use, kept in the call's list.
+ */
+#define PLAN_SLOTS 512
+static _Atomic(struct mplan *) enc_plans[PLAN_SLOTS];
 
 static struct mplan *plan_for(struct enc *e, const ProtobufCMessageDescriptor *desc)
 {
-	size_t at;
-	for (at = plan_hash(desc) & e->mask; e->plans[at]; at = (at + 1) & e->mask)
-		if (e->plans[at]->desc == desc)
-			return e->plans[at];
-	if (2 * (e->nplans + 1) > e->mask + 1) {
-		size_t mask = 2 * e->mask + 1;
-		struct mplan **t = calloc(mask + 1, sizeof *t);
-		if (!t)
-			oom();
-		for (size_t i = 0; i <= e->mask; i++) {
-			if (!e->plans[i])
-				continue;
-			size_t k = plan_hash(e->plans[i]->desc) & mask;
-			while (t[k])
-				k = (k + 1) & mask;
-			t[k] = e->plans[i];
+	size_t h = ((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull >> 55; /* 9 bits */
+	for (size_t k = 0; k < PLAN_SLOTS; k++) {
+		_Atomic(struct mplan *) *slot = &enc_plans[(h + k) % PLAN_SLOTS];
+		struct mplan *p = atomic_load_explicit(slot, memory_order_acquire);
+		if (!p) {
+			struct mplan *n = build_plan(desc);
+			if (atomic_compare_exchange_strong_explicit(slot, &p, n, memory_order_acq_rel,
+								    memory_order_acquire))
+				return n;
+			free(n); /* another thread filled the slot: p is its plan */
 		}
-		free(e->plans);
-		e->plans = t;
-		e->mask = mask;
-		for (at = plan_hash(desc) & e->mask; e->plans[at]; at = (at + 1) & e->mask)
-			;
+		if (p->desc == desc)
+			return p;
 	}
-	e->nplans++;
-	return e->plans[at] = build_plan(desc);
+	for (struct mplan *p = e->own; p; p = p->next)
+		if (p->desc == desc)
+			return p;
+	struct mplan *n = build_plan(desc);
+	n->own = true;
+	n->next = e->own;
+	return e->own = n;
 }
 
 static inline size_t varint_size(uint64_t v)
@@ -1547,6 +1551,7 @@ static void new_chunk(struct enc *e, size_t n)
 			oom();
 		c->mapped = total;
 	}
+	c->borrowed = false;
 	if (e->chunk) {
 		e->chunk->from = e->ptr;
 		e->done += (size_t)(e->chunk->end - e->ptr);
@@ -1579,10 +1584,37 @@ static bool map_chunk(struct enc *e, size_t max)
 	if (total > 2 * top)
 		madvise(c, (total - top) & ~(top - 1), MADV_HUGEPAGE);
 	c->mapped = total;
+	c->borrowed = false;
 	c->prev = NULL;
 	c->end = c->data + size;
 	e->chunk = c;
 	e->lim = c->data;
+	e->ptr = c->end;
+	return true;
+}
+
+/*
+ * The first chunk of an output appended to a buffer that has room for it:
+ * that room, written from its end; the bytes move down once their length is
+ * known.  serve reuses one reply buffer call after call, so its replies take
+ * no chunk and touch no new page.  Past the room, chunks are allocated as
+ * usual (the borrowed one then holds the output's last bytes).
+ */
+#define BORROW_MIN ((size_t)4 << 10)
+
+static bool borrow_chunk(struct enc *e, struct eds_buf *out)
+{
+	if (!out->data || out->overflow || out->cap - out->len < BORROW_MIN)
+		return false;
+	struct chunk *c = malloc(sizeof *c);
+	if (!c)
+		oom();
+	c->mapped = 0;
+	c->borrowed = true;
+	c->prev = NULL;
+	c->end = (uint8_t *)out->data + out->cap;
+	e->chunk = c;
+	e->lim = (uint8_t *)out->data + out->len;
 	e->ptr = c->end;
 	return true;
 }
@@ -1663,9 +1695,13 @@ static inline void back_value(struct enc *e, struct fplan *fp, const void *v)
 		} else if (sub) {
 			size_t before = written(e);
 			const struct chunk *c = e->chunk;
-			if (!fp->sub || fp->sub->desc != sub->descriptor)
-				fp->sub = plan_for(e, sub->descriptor);
-			back_message(e, fp->sub, sub);
+			struct mplan *sp = atomic_load_explicit(&fp->sub, memory_order_acquire);
+			if (!sp || sp->desc != sub->descriptor) {
+				sp = plan_for(e, sub->descriptor);
+				if (!sp->own)
+					atomic_store_explicit(&fp->sub, sp, memory_order_release);
+			}
+			back_message(e, sp, sub);
 			len = written(e) - before;
 			if (sub->descriptor == &envoy__config__core__v3__metadata__descriptor && e->chunk == c) {
 				e->memo = sub; /* (its bytes are in one chunk) */
@@ -1736,17 +1772,21 @@ static void back_message(struct enc *e, struct mplan *pl, const ProtobufCMessage
 int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
 		   struct eds_buf *out, struct eds_diag *d)
 {
-	struct enc e = { .next_size = (size_t)64 << 10, .mask = 63, .spans = opts && opts->reuse_spans };
+	struct enc e = { .next_size = (size_t)64 << 10, .spans = opts && opts->reuse_spans };
 	int rc = EDS_OK;
 
-	e.plans = calloc(e.mask + 1, sizeof *e.plans);
-	if (!e.plans)
-		oom();
 	bool adopt = !out->data && !out->len && !out->overflow && map_chunk(&e, out->max);
-	if (!adopt)
+	bool borrowed = !adopt && borrow_chunk(&e, out);
+	if (!adopt && !borrowed)
 		new_chunk(&e, ROOM);
 	back_message(&e, plan_for(&e, msg->descriptor), msg);
 	size_t n = written(&e);
+	e.chunk->from = e.ptr;
+	/* where the borrowed room's bytes are, as an offset: reserve may move them */
+	struct chunk *b = e.chunk;
+	while (b->prev)
+		b = b->prev;
+	size_t bk = (size_t)(b->end - b->from), boff = borrowed ? (size_t)((char *)b->from - out->data) : 0;
 	if (adopt && !e.chunk->prev && (!out->max || n <= out->max)) {
 		/* give back the untouched pages below the output */
 		struct chunk *c = e.chunk;
@@ -1763,9 +1803,19 @@ int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *op
 	} else if (eds_buf_reserve(out, n) < 0) {
 		rc = eds_diag_setf(d, EDS_E_LIMIT, "output of %zu bytes is larger than the limit of %zu",
 				   out->len + n, out->max);
+	} else if (borrowed) {
+		/* The borrowed room, the oldest chunk, holds the last bytes: they
+		 * go to the end of the output first, then the newer chunks' bytes
+		 * before them. */
+		char *at = out->data + out->len;
+		memmove(at + n - bk, out->data + boff, bk);
+		for (struct chunk *c = e.chunk; c != b; c = c->prev) {
+			memcpy(at, c->from, (size_t)(c->end - c->from));
+			at += c->end - c->from;
+		}
+		out->len += n;
 	} else {
 		/* the newest chunk holds the first bytes; free each once copied */
-		e.chunk->from = e.ptr;
 		while (e.chunk) {
 			struct chunk *c = e.chunk;
 			size_t k = (size_t)(c->end - c->from);
@@ -1781,8 +1831,10 @@ int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *op
 		free_chunk(e.chunk);
 		e.chunk = prev;
 	}
-	for (size_t i = 0; i <= e.mask; i++)
-		free(e.plans[i]);
-	free(e.plans);
+	while (e.own) {
+		struct mplan *next = e.own->next;
+		free(e.own);
+		e.own = next;
+	}
 	return rc;
 }

@@ -714,8 +714,29 @@ static void check_encode(const char *what, const ProtobufCMessage *m)
 		rc = eds_bin_encode(m, &enc_opts, &out, &d);
 		check(rc == EDS_OK && out.len == before + n && memcmp(out.data + before, want, n) == 0,
 		      "%s: second encoding appended to the first differs", what);
+		/* again into the first one's storage (a mapping, when it was
+		 * written to an empty buffer), now free room */
+		out.len = 0;
+		rc = eds_bin_encode(m, &enc_opts, &out, &d);
+		check(rc == EDS_OK && out.len == n && memcmp(out.data, want, n) == 0,
+		      "%s: encoding into the room the first one left differs", what);
 	}
 	eds_buf_release(&out);
+	/* Into a buffer with bytes and room: the encoder writes the room first
+	 * (borrow_chunk) when it is at least 4 KiB; the output fits in it, or
+	 * its first bytes go to chunks of their own. */
+	const size_t rooms[] = { 100, 4096, 5000, n / 2 + 4096, n + 64, 2 * n + 8192 };
+	for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
+		struct eds_buf b = { .cap = 3 + rooms[i], .len = 3 };
+		b.data = malloc(b.cap);
+		memcpy(b.data, "abc", 3);
+		rc = eds_bin_encode(m, &enc_opts, &b, &d);
+		check(rc == EDS_OK && b.len == 3 + n && memcmp(b.data, "abc", 3) == 0 &&
+			      memcmp(b.data + 3, want, n) == 0,
+		      "%s: encoding after 3 bytes, with room for %zu, differs (rc %d, %zu bytes of %zu)", what,
+		      rooms[i], rc, b.len, 3 + n);
+		eds_buf_release(&b);
+	}
 	free(want);
 }
 
