@@ -152,15 +152,18 @@ static const struct rule rules[] = {
 
 /* A field walk looks at: deprecated, or messages to visit. */
 enum shape { PLAIN, MAP_OF_MESSAGES, MAP_OF_SCALARS };
+struct plan;
 struct step {
 	const ProtobufCFieldDescriptor *f;
 	enum shape shape;
 	bool visit; /* messages in which rules apply (see visit()) */
+	_Atomic(const struct plan *) sub; /* the plan of those messages, once looked up */
 };
 
 struct plan {
 	const ProtobufCMessageDescriptor *desc;
 	struct plan *next; /* in ctx.own */
+	bool own;          /* this call's (get_plan): never a shared plan's step.sub */
 	enum eds_wkt wkt;
 	unsigned n;
 	const struct rule *row[PLAN_ROWS];
@@ -376,6 +379,7 @@ static struct plan *build_plan(const ProtobufCMessageDescriptor *desc)
 		abort();
 	p->desc = desc;
 	p->next = NULL;
+	p->own = false;
 	p->wkt = eds_schema_wkt(desc);
 	p->n = 0;
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0] && p->n < PLAN_ROWS; i++) {
@@ -396,8 +400,10 @@ static struct plan *build_plan(const ProtobufCMessageDescriptor *desc)
 		bool v = visits(f, shape);
 		if (!(f->flags & PROTOBUF_C_FIELD_FLAG_DEPRECATED) && !v)
 			continue;
-		if (p->nsteps < PLAN_STEPS)
+		if (p->nsteps < PLAN_STEPS) {
 			p->step[p->nsteps] = (struct step){ f, shape, v };
+			atomic_init(&p->step[p->nsteps].sub, NULL);
+		}
 		p->nsteps++;
 	}
 	return p;
@@ -432,6 +438,7 @@ static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescript
 		if (p->desc == desc)
 			return p;
 	struct plan *n = build_plan(desc);
+	n->own = true;
 	n->next = c->own;
 	return c->own = n;
 }
@@ -685,26 +692,38 @@ static void check_unknown(struct ctx *c, const ProtobufCMessage *m)
 
 static void walk(struct ctx *c, const ProtobufCMessage *m, const struct plan *p);
 
-static void visit(struct ctx *c, const ProtobufCMessage *m)
+/* The plan of m, a message field st holds (st NULL: a field without a step). */
+static inline const struct plan *sub_plan(struct ctx *c, struct step *st, const ProtobufCMessage *m)
+{
+	const struct plan *p = st ? atomic_load_explicit(&st->sub, memory_order_acquire) : NULL;
+	if (p && p->desc == m->descriptor)
+		return p;
+	p = get_plan(c, m->descriptor);
+	if (st && !p->own)
+		atomic_store_explicit(&st->sub, p, memory_order_release);
+	return p;
+}
+
+static void visit(struct ctx *c, const ProtobufCMessage *m, struct step *st)
 {
 	/* Endpoints may share one Metadata (rules do, expr_eval.c): what it
 	 * holds was checked at the first of them, here just before. */
 	if (m == c->memo)
 		return;
-	const struct plan *p = get_plan(c, m->descriptor);
+	const struct plan *p = sub_plan(c, st, m);
 	size_t before = c->out->n;
 	if (p->wkt == EDS_WKT_DURATION)
 		check_duration(c, (const Google__Protobuf__Duration *)m);
 	else if (p->wkt == EDS_WKT_NONE)
 		walk(c, m, p);
 	/* Any, Struct, Value, wrappers, Empty: no rules apply inside */
-	if (m->descriptor == &envoy__config__core__v3__metadata__descriptor && c->out->n == before)
+	if (p->desc == &envoy__config__core__v3__metadata__descriptor && c->out->n == before)
 		c->memo = m;
 }
 
-/* The deprecated check and the visits of one field of m. */
+/* The deprecated check and the visits of one field of m (st: its step, or NULL). */
 static inline void walk_field(struct ctx *c, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
-		       enum shape shape, bool visit_them)
+			      enum shape shape, bool visit_them, struct step *st)
 {
 	const char *base = (const char *)m;
 
@@ -717,7 +736,7 @@ static inline void walk_field(struct ctx *c, const ProtobufCMessage *m, const Pr
 		if (!sub || ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && oneof_case(m, f) != f->id))
 			return;
 		eds_path_push(&c->path, f->name, -1);
-		visit(c, sub);
+		visit(c, sub, st);
 		eds_path_pop(&c->path);
 		return;
 	}
@@ -729,7 +748,7 @@ static inline void walk_field(struct ctx *c, const ProtobufCMessage *m, const Pr
 	if (shape == PLAIN) {
 		for (size_t k = 0; k < n; k++) {
 			eds_path_push(&c->path, f->name, (int64_t)k);
-			visit(c, v[k]);
+			visit(c, v[k], st);
 			eds_path_pop(&c->path);
 		}
 		return;
@@ -742,7 +761,7 @@ static inline void walk_field(struct ctx *c, const ProtobufCMessage *m, const Pr
 		if (!val)
 			continue;
 		eds_path_push_key(&c->path, f->name, key, strlen(key));
-		visit(c, val);
+		visit(c, val, st);
 		eds_path_pop(&c->path);
 	}
 }
@@ -756,14 +775,16 @@ static void walk(struct ctx *c, const ProtobufCMessage *m, const struct plan *p)
 	for (unsigned r = 0; r < p->n; r++)
 		apply(c, m, p->row[r], p->field[r]);
 	if (p->nsteps <= PLAN_STEPS) {
-		for (unsigned k = 0; k < p->nsteps; k++)
-			walk_field(c, m, p->step[k].f, p->step[k].shape, p->step[k].visit);
+		for (unsigned k = 0; k < p->nsteps; k++) {
+			struct step *st = (struct step *)&p->step[k]; /* (only its sub is written) */
+			walk_field(c, m, st->f, st->shape, st->visit, st);
+		}
 		return;
 	}
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		enum shape shape = shape_of(desc, f);
-		walk_field(c, m, f, shape, visits(f, shape));
+		walk_field(c, m, f, shape, visits(f, shape), NULL);
 	}
 }
 
@@ -1439,7 +1460,7 @@ size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *o
 	c->grpc = opts && opts->grpc;
 	c->out = findings;
 	if (parts & EDS_CHECK_FIELDS)
-		visit(c, cla);
+		visit(c, cla, NULL);
 	if ((parts & EDS_CHECK_SEMANTICS) && cla->descriptor == eds_schema_cla) {
 		c->cla = (const Cla *)cla;
 		check_semantics(c, c->cla);
