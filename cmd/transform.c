@@ -144,7 +144,7 @@ static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 	st->changed = changed;
 	if ((changed && !t->no_validate) || t->validate) {
 		if (changed && !st->place[0] && src->len >= EDS_CLI_PARALLEL_CHECK_MIN && !ts->pending) {
-			struct eds_check_opts co = { 0 };
+			struct eds_check_opts co = { .errors_only = true }; /* (report_invalid) */
 			ts->site = *st;
 			ts->pending = true;
 			eds_cli_check_start(&ts->job[0], st->cla, &co, EDS_CHECK_FIELDS);
@@ -152,7 +152,7 @@ static int on_site(void *ctx, struct eds_site *st, struct eds_diag *d)
 			return EDS_OK; /* one() joins them */
 		}
 		struct eds_diags f = { 0 };
-		struct eds_check_opts co = { 0 };
+		struct eds_check_opts co = { .errors_only = true }; /* only errors refuse a CLA */
 		size_t nerr = eds_check_cla(st->cla, &co, &f);
 		rc = nerr ? report_invalid(ts, st, changed, &f, nerr) : EDS_OK;
 		eds_diags_release(&f);

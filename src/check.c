@@ -197,6 +197,8 @@ struct site {
 
 struct ctx {
 	bool grpc;
+	bool errors_only; /* eds_check_opts.errors_only */
+	bool dups;        /* look for duplicate addresses (warnings, errors for gRPC) */
 	struct eds_diags *out;
 	size_t nerr;
 	struct eds_path path;
@@ -211,6 +213,8 @@ __attribute__((format(printf, 5, 6)))
 static void emit(struct ctx *c, enum eds_severity sev, const char *id, const char *leaf,
 		 const char *fmt, ...)
 {
+	if (c->errors_only && sev != EDS_SEV_ERROR)
+		return;
 	struct eds_diag *d = eds_diags_add(c->out);
 	va_list ap;
 
@@ -727,7 +731,7 @@ static inline void walk_field(struct ctx *c, const ProtobufCMessage *m, const Pr
 {
 	const char *base = (const char *)m;
 
-	if ((f->flags & PROTOBUF_C_FIELD_FLAG_DEPRECATED) && field_set(m, f))
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_DEPRECATED) && !c->errors_only && field_set(m, f))
 		emit(c, EDS_SEV_WARNING, "deprecated-field", f->name, "%s is deprecated", f->name);
 	if (!visit_them)
 		return;
@@ -770,10 +774,11 @@ static void walk(struct ctx *c, const ProtobufCMessage *m, const struct plan *p)
 {
 	const ProtobufCMessageDescriptor *desc = m->descriptor;
 
-	if (m->n_unknown_fields)
+	if (m->n_unknown_fields && !c->errors_only)
 		check_unknown(c, m);
 	for (unsigned r = 0; r < p->n; r++)
-		apply(c, m, p->row[r], p->field[r]);
+		if (!c->errors_only || p->row[r]->sev == EDS_SEV_ERROR)
+			apply(c, m, p->row[r], p->field[r]);
 	if (p->nsteps <= PLAN_STEPS) {
 		for (unsigned k = 0; k < p->nsteps; k++) {
 			struct step *st = (struct step *)&p->step[k]; /* (only its sub is written) */
@@ -1244,6 +1249,8 @@ static uint64_t check_lb_endpoint(struct ctx *c, struct dset *addrs, const Lbe *
 	if (!ep->address) {
 		emit(c, EDS_SEV_ERROR, "address-required", "address",
 		     "address is not set (envoy needs an address for every endpoint)");
+	} else if (!c->dups) {
+		check_address(c, ep->address, "address", ROLE_PRIMARY, NULL);
 	} else {
 		struct akey key;
 		bool cand = site_key(c, ep->address, &key);
@@ -1270,6 +1277,8 @@ static uint64_t check_lb_endpoint(struct ctx *c, struct dset *addrs, const Lbe *
 		if (!aa->address) {
 			emit(c, EDS_SEV_ERROR, "address-required", "address",
 			     "address is not set (envoy needs an address for every additional address)");
+		} else if (!c->dups) {
+			check_address(c, aa->address, "address", ROLE_ADDITIONAL, NULL);
 		} else {
 			struct akey key;
 			bool cand = site_key(c, aa->address, &key);
@@ -1395,7 +1404,7 @@ static void check_semantics(struct ctx *c, const Cla *cla)
 	if (cla->policy)
 		check_policy(c, cla->policy);
 	memset(pr, 0, sizeof pr);
-	dset_init(&addrs, index_sites(c, cla));
+	dset_init(&addrs, c->dups ? index_sites(c, cla) : 0);
 	dset_init(&locs, c->grpc ? cla->n_endpoints : 0);
 
 	for (size_t i = 0; i < cla->n_endpoints; i++) {
@@ -1458,6 +1467,8 @@ size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *o
 
 	unsigned parts = opts && opts->parts ? opts->parts : EDS_CHECK_FIELDS | EDS_CHECK_SEMANTICS;
 	c->grpc = opts && opts->grpc;
+	c->errors_only = opts && opts->errors_only;
+	c->dups = c->grpc || !c->errors_only;
 	c->out = findings;
 	if (parts & EDS_CHECK_FIELDS)
 		visit(c, cla, NULL);

@@ -27,6 +27,8 @@ enum { EDS_CHECK_FIELDS = 1, EDS_CHECK_SEMANTICS = 2 };
 struct eds_check_opts {
 	bool grpc;  /* also apply gRPC xDS clients' stricter rules (warnings become errors) */
 	unsigned parts; /* EDS_CHECK_FIELDS, EDS_CHECK_SEMANTICS; 0: both */
+	bool errors_only; /* only the errors, in the same order; no time spent on what can
+			   * only be a warning (serve, which passes a CLA with warnings) */
 };
 
 size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *opts,

@@ -280,7 +280,7 @@ call() {
 	assert_output --partial 'bad --max-message-size "3G"'
 }
 
-@test "rules that fail, rename the cluster or leave an invalid CLA give FAILED_PRECONDITION" {
+@test "rules that fail, rename the cluster or leave an invalid CLA give FAILED_PRECONDITION; warnings pass" {
 	local r=$BATS_TEST_TMPDIR/r.edsmod
 	printf 'region =~ "backend/1$" { set address = "api.example.com" }\n' >"$r"
 	start_server --listen 127.0.0.1:0 -f "$r"
@@ -299,6 +299,15 @@ call() {
 	start_server --listen 127.0.0.1:0 -e 'assert port == 1'
 	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
 	assert_output --regexp '^FAILED_PRECONDITION: cluster "httproute/default/chat/rule/0": .*-e #1:1:1.*10\.0\.1\.11:8080.*assertion failed'
+	teardown
+	# Warnings are not errors: every endpoint at one address (duplicate-address) passes.
+	start_server --listen 127.0.0.1:0 -e 'set address = "10.9.9.9"'
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+	run eg payloads "$R" 1 "$BATS_TEST_TMPDIR/dup"
+	assert_output 1
+	run "$EDSMOD" check --from binary "$BATS_TEST_TMPDIR/dup.0"
+	assert_output --partial 'duplicate-address'
 }
 
 # cached_marks: one line per logged PostEndpointsModify call, "cached" for

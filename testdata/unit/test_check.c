@@ -118,6 +118,25 @@ static void run(const char *name, bool grpc, const ProtobufCMessage *msg, const 
 		ok = false;
 		why = "wrong error/warning counts";
 	}
+	/* errors_only: the same errors, in the same order, and nothing else */
+	struct eds_diags eo = { 0 };
+	opts.errors_only = true;
+	size_t eerr = eds_check_cla(msg, &opts, &eo), k = 0;
+	for (size_t i = 0; ok && i < ds.n; i++) {
+		if (ds.v[i].severity != E)
+			continue;
+		if (k >= eo.n || strcmp(eo.v[k].id, ds.v[i].id) || strcmp(eo.v[k].path, ds.v[i].path) ||
+		    strcmp(eo.v[k].msg, ds.v[i].msg) || eo.v[k].severity != E) {
+			ok = false;
+			why = "errors_only: an error differs or is missing";
+		}
+		k++;
+	}
+	if (ok && (k != eo.n || eerr != nerr || eo.nwarnings)) {
+		ok = false;
+		why = "errors_only: other findings than the errors";
+	}
+	eds_diags_release(&eo);
 	if (ok) {
 		npassed++;
 	} else {
