@@ -1288,7 +1288,6 @@ struct mplan {
 struct chunk {
 	struct chunk *prev;
 	size_t mapped; /* size of the mapping, 0 when malloc'd */
-	bool borrowed; /* data is the output buffer's room, not data[] (borrow_chunk) */
 	uint8_t *from; /* where this chunk's bytes start once it is full */
 	uint8_t *end;
 	uint8_t data[];
@@ -1551,7 +1550,6 @@ static void new_chunk(struct enc *e, size_t n)
 			oom();
 		c->mapped = total;
 	}
-	c->borrowed = false;
 	if (e->chunk) {
 		e->chunk->from = e->ptr;
 		e->done += (size_t)(e->chunk->end - e->ptr);
@@ -1584,7 +1582,6 @@ static bool map_chunk(struct enc *e, size_t max)
 	if (total > 2 * top)
 		madvise(c, (total - top) & ~(top - 1), MADV_HUGEPAGE);
 	c->mapped = total;
-	c->borrowed = false;
 	c->prev = NULL;
 	c->end = c->data + size;
 	e->chunk = c;
@@ -1609,8 +1606,7 @@ static bool borrow_chunk(struct enc *e, struct eds_buf *out)
 	struct chunk *c = malloc(sizeof *c);
 	if (!c)
 		oom();
-	c->mapped = 0;
-	c->borrowed = true;
+	c->mapped = 0; /* (only the header is this chunk's: free_chunk frees it) */
 	c->prev = NULL;
 	c->end = (uint8_t *)out->data + out->cap;
 	e->chunk = c;
