@@ -80,14 +80,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_fail_diag("eds_rules_run", rc, &d);
 	if (rc == EDS_OK) {
 		struct eds_check_opts co = { .grpc = (size >> 2) & 1 };
-		eds_check_cla(cla, &co, &findings);
+		size_t from = findings.n; /* (the rules' own findings come first) */
+		size_t nerr = eds_check_cla(cla, &co, &findings);
 		for (size_t i = 0; i < findings.n; i++)
 			if (!findings.v[i].msg[0] || !memchr(findings.v[i].msg, 0, sizeof findings.v[i].msg))
 				fz_fail("finding %zu has no message", i);
+		/* errors_only: the same errors in the same order, nothing else */
+		struct eds_diags errs = { 0 };
+		co.errors_only = true;
+		size_t k = 0, nerr2 = eds_check_cla(cla, &co, &errs);
+		for (size_t i = from; i < findings.n; i++) {
+			if (findings.v[i].severity != EDS_SEV_ERROR)
+				continue;
+			if (k >= errs.n || strcmp(errs.v[k].msg, findings.v[i].msg) ||
+			    strcmp(errs.v[k].path, findings.v[i].path))
+				fz_fail("errors_only: error \"%s\" at %s is not its error %zu", findings.v[i].msg,
+					findings.v[i].path, k);
+			k++;
+		}
+		if (k != errs.n || nerr2 != nerr)
+			fz_fail("errors_only: %zu findings, %zu errors; the whole check has %zu errors", errs.n,
+				nerr2, nerr);
+		eds_diags_release(&errs);
 		struct eds_buf out = { 0 }, txt = { 0 };
 		struct eds_encode_opts eo = { 0 };
 		fz_encode(eds_bin_encode, "binary encode of the result", cla, &eo, &out);
 		fz_decode(eds_bin_decode, "binary decode of the result", &out, a);
+		/* into a buffer that has a byte and some room (borrow_chunk): the
+		 * same bytes after that byte */
+		struct eds_buf room = { .cap = 1 + 4096 + size % 2048, .len = 1 }, tail;
+		room.data = malloc(room.cap);
+		if (!room.data)
+			abort();
+		room.data[0] = 'x';
+		struct eds_diag rd = { 0 };
+		int rrc = eds_bin_encode(cla, &eo, &room, &rd);
+		if (rrc)
+			fz_fail_diag("binary encode into room", rrc, &rd);
+		if (room.data[0] != 'x')
+			fz_fail("binary encode into room changed the byte before it");
+		tail = (struct eds_buf){ .data = room.data + 1, .len = room.len - 1 };
+		fz_same("binary encode into room", &out, &tail, &room);
+		eds_buf_release(&room);
 		struct eds_buf spans = { 0 }, again = { 0 };
 		fz_encode(eds_bin_encode, "binary encode with spans", cla2, &(struct eds_encode_opts){ .reuse_spans = true },
 			  &spans);
