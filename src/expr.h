@@ -332,6 +332,7 @@ struct eds_program {
 	size_t nindexed; /* units that use an index */
 	size_t nshares;  /* actions with shares_meta */
 	struct eds_limits lim; /* rules limits when binding; max_string when running */
+	uint64_t serial; /* this compile's number in the process (eval_match's cache) */
 };
 
 /* ---- stages ---- */

@@ -1880,6 +1880,68 @@ static bool all_ascii(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * Across runs: serve matches the same localities' names call after call,
+ * and glibc's regexec with captures takes microseconds.  Each thread keeps
+ * its last answers, by program (serial: a reloaded program never sees
+ * another's), pattern and subject bytes, for subjects up to XMATCH_LEN.
+ */
+#define XMATCH_SLOTS 64
+#define XMATCH_LEN 120
+struct xmatch {
+	uint64_t serial; /* 0: empty */
+	uint32_t re_id, len;
+	bool matched;
+	regmatch_t m[10];
+	char s[XMATCH_LEN];
+};
+static _Thread_local struct xmatch xmatch[XMATCH_SLOTS];
+
+static size_t xmatch_slot(const struct eds_run *r, const struct eds_node *n, const char *s, size_t len)
+{
+	uint64_t h = eds_expr_hash(s, len) ^ (r->p->serial * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)n->re_id << 32);
+	return (size_t)((h ^ (h >> 32)) % XMATCH_SLOTS);
+}
+
+static bool match_cached(const struct eds_run *r, const struct eds_node *n, const char *s, size_t len,
+			 struct eds_rcache *c)
+{
+	if (len > XMATCH_LEN)
+		return false;
+	const struct xmatch *x = &xmatch[xmatch_slot(r, n, s, len)];
+	if (x->serial != r->p->serial || x->re_id != n->re_id || x->len != len || memcmp(x->s, s, len) != 0)
+		return false;
+	c->matched = x->matched;
+	memcpy(c->m, x->m, sizeof c->m);
+	return true;
+}
+
+static void match(struct eds_run *r, const struct eds_node *n, const char *s, size_t len, struct eds_rcache *c)
+{
+	size_t nm = n->negate ? 0 : n->re_nsub + 1;
+	if (nm > 10)
+		nm = 10;
+	if (n->re_utf8 && !all_ascii(s, len)) {
+		locale_t old = uselocale(eds_expr_utf8_locale());
+		c->matched = regexec(n->re_utf8, s, nm, c->m, 0) == 0;
+		uselocale(old);
+	} else {
+		c->matched = regexec(n->re, s, nm, c->m, 0) == 0;
+	}
+	for (size_t i = nm; i < 10; i++)
+		c->m[i].rm_so = c->m[i].rm_eo = -1;
+	/* for the next run on this thread (match_cached) */
+	if (len <= XMATCH_LEN) {
+		struct xmatch *x = &xmatch[xmatch_slot(r, n, s, len)];
+		x->serial = r->p->serial;
+		x->re_id = n->re_id;
+		x->len = (uint32_t)len;
+		memcpy(x->s, s, len);
+		x->matched = c->matched;
+		memcpy(x->m, c->m, sizeof x->m);
+	}
+}
+
 static int eval_match(struct eds_run *r, const struct eds_node *n, struct eds_val *out)
 {
 	struct eds_val v;
@@ -1898,21 +1960,10 @@ static int eval_match(struct eds_run *r, const struct eds_node *n, struct eds_va
 	/* A locality's region is matched once for all its endpoints: the same
 	 * string (same pointer, never modified) gives the same answer. */
 	if (!(c->subj == s && c->len == v.len)) {
-		size_t nm = n->negate ? 0 : n->re_nsub + 1;
-		if (nm > 10)
-			nm = 10;
-		if (n->re_utf8 && !all_ascii(s, v.len)) {
-			locale_t old = uselocale(eds_expr_utf8_locale());
-			c->matched = regexec(n->re_utf8, s, nm, c->m, 0) == 0;
-			uselocale(old);
-		} else {
-			c->matched = regexec(n->re, s, nm, c->m, 0) == 0;
-		}
 		c->subj = s;
 		c->len = v.len;
-		if (nm < 10)
-			for (size_t i = nm; i < 10; i++)
-				c->m[i].rm_so = c->m[i].rm_eo = -1;
+		if (!match_cached(r, n, s, v.len, c))
+			match(r, n, s, v.len, c);
 	}
 	if (c->matched && !n->negate) {
 		r->cap_subj = s;

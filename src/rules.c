@@ -24,6 +24,7 @@
  * is recorded.  Failures at locality or CLA scope still stop the run.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,9 @@ int eds_rules_compile(const struct eds_src *srcs, size_t nsrcs, const struct eds
 {
 	*out = NULL;
 	size_t before = errs->n;
+	static _Atomic uint64_t serials;
 	struct eds_program *p = eds_arena_zalloc(arena, sizeof *p);
+	p->serial = atomic_fetch_add_explicit(&serials, 1, memory_order_relaxed) + 1;
 	p->lim = lim ? *lim : eds_limits_default;
 	p->srcs = eds_arena_zalloc(arena, (nsrcs ? nsrcs : 1) * sizeof *p->srcs);
 	p->nsrcs = nsrcs;

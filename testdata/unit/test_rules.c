@@ -999,6 +999,29 @@ static void test_per_locality(void)
 	}
 }
 
+/* A thread keeps regex answers across runs (expr_eval.c, match_cached): a
+ * program run again gets the same captures, and another program with its
+ * pattern at the same place gets its own, though the subjects are the same
+ * bytes and the program may sit where the last one did. */
+static void test_match_across_runs(void)
+{
+	const char *a = "zone =~ \"^us-(east)-1(.)$\" { set hostname = $2 + $1 }";
+	const char *b = "zone =~ \"^(us)-east-1(.)$\" { set hostname = $2 + $1 }";
+	struct eds_run_opts o = { 0 };
+	struct eds_diag d;
+	bool ch;
+	for (int round = 0; round < 3; round++) {
+		struct eds_program *p = compile_ok(round == 1 ? b : a);
+		for (int run = 0; run < 2; run++) {
+			eds_arena_reset(A);
+			Cla *c = cla_from(EG);
+			CHECK(p && eds_rules_run(p, &c->base, A, &o, &ch, &d) == EDS_OK, "round %d, run %d", round, run);
+			CHECK_STR(host_of(ep_at(c, 0, 0)), round == 1 ? "aus" : "aeast");
+			CHECK_STR(host_of(ep_at(c, 1, 0)), round == 1 ? "bus" : "beast");
+		}
+	}
+}
+
 static void test_job3_drain_zone(void)
 {
 	eds_arena_reset(A);
@@ -1270,6 +1293,7 @@ int main(void)
 	test_scopes();
 	test_job1_2_aigateway();
 	test_per_locality();
+	test_match_across_runs();
 	test_job3_drain_zone();
 	test_job4_cidr_canary();
 	test_job5_index();
