@@ -376,7 +376,7 @@ static bool visits(const ProtobufCFieldDescriptor *f, enum shape shape)
 	return w == EDS_WKT_NONE || w == EDS_WKT_DURATION;
 }
 
-static struct plan *build_plan(const ProtobufCMessageDescriptor *desc)
+static void *build_plan(const ProtobufCMessageDescriptor *desc)
 {
 	struct plan *p = malloc(sizeof *p);
 	if (!p)
@@ -419,26 +419,15 @@ static struct plan *build_plan(const ProtobufCMessageDescriptor *desc)
  * A full table (never, with the ~60 types a CLA reaches) gives a plan of
  * this call's own.
  */
-static _Atomic(struct plan *) plans[PLAN_SLOTS];
+static void *_Atomic plans[PLAN_SLOTS];
+_Static_assert(offsetof(struct plan, desc) == 0, "eds_schema_shared finds the descriptor first");
 
 static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescriptor *desc)
 {
-	uintptr_t h = ((uintptr_t)desc >> 4) * (uintptr_t)0x9E3779B1u;
-
-	for (unsigned probe = 0; probe < PLAN_SLOTS; probe++) {
-		_Atomic(struct plan *) *s = &plans[(h + probe) & (PLAN_SLOTS - 1)];
-		struct plan *p = atomic_load_explicit(s, memory_order_acquire);
-		if (!p) {
-			struct plan *n = build_plan(desc);
-			if (atomic_compare_exchange_strong_explicit(s, &p, n, memory_order_acq_rel,
-								    memory_order_acquire))
-				return n;
-			free(n); /* another thread filled the slot: p is its plan */
-		}
-		if (p->desc == desc)
-			return p;
-	}
-	for (struct plan *p = c->own; p; p = p->next)
+	struct plan *p = eds_schema_shared(plans, PLAN_SLOTS, desc, build_plan);
+	if (p)
+		return p;
+	for (p = c->own; p; p = p->next)
 		if (p->desc == desc)
 			return p;
 	struct plan *n = build_plan(desc);

@@ -981,12 +981,13 @@ struct fast_table {
 bool eds_bin_fast = true;
 
 #define FAST_SLOTS 512 /* message types (a CLA reaches about 80) */
-static _Atomic(struct fast_table *) fast_tables[FAST_SLOTS];
+static void *_Atomic fast_tables[FAST_SLOTS];
+_Static_assert(offsetof(struct fast_table, desc) == 0, "eds_schema_shared finds the descriptor first");
 
 static int decode_fields(struct dec *x, struct fast_table *ft, const ProtobufCMessageDescriptor *desc,
 			 ProtobufCMessage *m, const uint8_t *p, const uint8_t *end, unsigned depth);
 
-static struct fast_table *fast_build(const ProtobufCMessageDescriptor *desc)
+static void *fast_build(const ProtobufCMessageDescriptor *desc)
 {
 	struct fast_table *t = calloc(1, sizeof *t);
 	if (!t)
@@ -1023,26 +1024,12 @@ static struct fast_table *fast_build(const ProtobufCMessageDescriptor *desc)
 	return t;
 }
 
-/* desc's table; NULL when there is no room for it (decode_field does all). */
-static struct fast_table *fast_for(const ProtobufCMessageDescriptor *desc)
+/* desc's table; NULL when there is no room for it (decode_field does all).
+ * Out of line: inlined into fast_field's first-use path, it slowed the
+ * whole decode loop by a seventh (code layout alone; it runs once a type). */
+__attribute__((noinline)) static struct fast_table *fast_for(const ProtobufCMessageDescriptor *desc)
 {
-	size_t h = ((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull >> 55; /* 9 bits */
-	for (size_t k = 0; k < FAST_SLOTS; k++) {
-		_Atomic(struct fast_table *) *slot = &fast_tables[(h + k) % FAST_SLOTS];
-		struct fast_table *t = atomic_load_explicit(slot, memory_order_acquire);
-		if (!t) {
-			struct fast_table *n = fast_build(desc);
-			if (!n)
-				return NULL;
-			if (atomic_compare_exchange_strong_explicit(slot, &t, n, memory_order_acq_rel,
-								    memory_order_acquire))
-				return n;
-			free(n); /* another thread filled the slot: t is its table */
-		}
-		if (t->desc == desc)
-			return t;
-	}
-	return NULL;
+	return eds_schema_shared(fast_tables, FAST_SLOTS, desc, fast_build);
 }
 
 /*
@@ -1393,7 +1380,7 @@ static void plan_presence(struct fplan *fp, const ProtobufCFieldDescriptor *f)
 	}
 }
 
-static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
+static void *build_plan(const ProtobufCMessageDescriptor *desc)
 {
 	struct mplan *p = malloc(sizeof *p + desc->n_fields * sizeof p->f[0]);
 	if (!p)
@@ -1434,25 +1421,15 @@ static struct mplan *build_plan(const ProtobufCMessageDescriptor *desc)
  * per use, kept in the call's list.
  */
 #define PLAN_SLOTS 512
-static _Atomic(struct mplan *) enc_plans[PLAN_SLOTS];
+static void *_Atomic enc_plans[PLAN_SLOTS];
+_Static_assert(offsetof(struct mplan, desc) == 0, "eds_schema_shared finds the descriptor first");
 
 static struct mplan *plan_for(struct enc *e, const ProtobufCMessageDescriptor *desc)
 {
-	size_t h = ((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull >> 55; /* 9 bits */
-	for (size_t k = 0; k < PLAN_SLOTS; k++) {
-		_Atomic(struct mplan *) *slot = &enc_plans[(h + k) % PLAN_SLOTS];
-		struct mplan *p = atomic_load_explicit(slot, memory_order_acquire);
-		if (!p) {
-			struct mplan *n = build_plan(desc);
-			if (atomic_compare_exchange_strong_explicit(slot, &p, n, memory_order_acq_rel,
-								    memory_order_acquire))
-				return n;
-			free(n); /* another thread filled the slot: p is its plan */
-		}
-		if (p->desc == desc)
-			return p;
-	}
-	for (struct mplan *p = e->own; p; p = p->next)
+	struct mplan *p = eds_schema_shared(enc_plans, PLAN_SLOTS, desc, build_plan);
+	if (p)
+		return p;
+	for (p = e->own; p; p = p->next)
 		if (p->desc == desc)
 			return p;
 	struct mplan *n = build_plan(desc);

@@ -1,5 +1,7 @@
 #include "schema.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,4 +55,27 @@ const ProtobufCMessageDescriptor *eds_schema_find_url(const char *url, size_t le
 	if (slash == 0)
 		return NULL; /* a type URL always has a '/' before the name */
 	return eds_schema_find(url + slash, len - slash);
+}
+
+void *eds_schema_shared(void *_Atomic *slots, size_t nslots, const ProtobufCMessageDescriptor *desc,
+			void *(*build)(const ProtobufCMessageDescriptor *desc))
+{
+	uint64_t h = ((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull;
+	h ^= h >> 32;
+	for (size_t k = 0; k < nslots; k++) {
+		void *_Atomic *slot = &slots[(h + k) % nslots];
+		void *e = atomic_load_explicit(slot, memory_order_acquire);
+		if (!e) {
+			void *n = build(desc);
+			if (!n)
+				return NULL;
+			if (atomic_compare_exchange_strong_explicit(slot, &e, n, memory_order_acq_rel,
+								    memory_order_acquire))
+				return n;
+			free(n); /* another thread filled the slot: e is its entry */
+		}
+		if (*(const ProtobufCMessageDescriptor *const *)e == desc)
+			return e;
+	}
+	return NULL;
 }

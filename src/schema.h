@@ -30,4 +30,15 @@ const ProtobufCMessageDescriptor *eds_schema_find_url(const char *url, size_t le
 /* The CLA descriptor, the root of everything edsmod edits. */
 extern const ProtobufCMessageDescriptor *const eds_schema_cla;
 
+/*
+ * A per-message-type table that every thread shares (the decoder's field
+ * tables, the encoder's and the check's plans): slots, nslots of them and
+ * all NULL at first, hold entries whose first member is their descriptor.
+ * Returns desc's entry, made by build on first use (malloc'd; NULL when
+ * out of memory); NULL when build fails or every slot holds another type.
+ * Entries live as long as the process.
+ */
+void *eds_schema_shared(void *_Atomic *slots, size_t nslots, const ProtobufCMessageDescriptor *desc,
+			void *(*build)(const ProtobufCMessageDescriptor *desc));
+
 #endif
