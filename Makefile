@@ -83,7 +83,7 @@ $(B)/edsmod-serve: $(call obj,$(SERVE_SRC) cmd/cli.c) $(SERVE_GEN_OBJ) $(B)/libe
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(GRPC_LIBS)
 
 # The load generator of scripts/loadtest and scripts/bench (not in all).
-$(B)/loadgen: scripts/loadgen.c
+$(B)/loadgen: scripts/loadgen.c cmd/grpc_absl.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) $(GRPC_LIBS)
 

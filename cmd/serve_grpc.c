@@ -20,6 +20,8 @@
  */
 #include "serve_grpc.h"
 
+#include "grpc_absl.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grpc/byte_buffer.h>
@@ -481,6 +483,7 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 	if (spare_fd < 0)
 		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	gpr_set_log_function(forward_log);
+	grpc_absl_deadlock_detection_off();
 	grpc_init();
 	gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
 

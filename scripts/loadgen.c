@@ -49,6 +49,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "../cmd/grpc_absl.h"
+
 struct caller {
 	unsigned index;
 	grpc_channel *ch;
@@ -327,6 +329,7 @@ int main(int argc, char **argv)
 	if (opt.expect)
 		expect_data = read_file(opt.expect, &expect_len);
 
+	grpc_absl_deadlock_detection_off();
 	grpc_init();
 	req_slice = grpc_slice_from_copied_buffer(req, req_len);
 	free(req);
