@@ -1308,6 +1308,28 @@ static void del_virt(struct eds_run *r, const struct eds_bpath *bp)
 /* ---- reading a path ---- */
 
 /* Value and presence of the final step, given its parent. */
+/* A singular scalar with a has_ flag (proto2 optional, proto3 optional). */
+static bool has_flag(const ProtobufCFieldDescriptor *f)
+{
+	return f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+	       !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type != PROTOBUF_C_TYPE_STRING;
+}
+
+/* Whether field f of m exists(): an element, a message, a has_ flag, a oneof
+ * member, or a scalar other than its default. */
+static bool field_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		return FIELD(m, f->quantifier_offset, size_t) > 0;
+	if (in_oneof_other(m, f))
+		return false;
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+		return FIELD(m, f->offset, ProtobufCMessage *) != NULL;
+	if (has_flag(f))
+		return FIELD(m, f->quantifier_offset, protobuf_c_boolean);
+	return (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || !scalar_is_default((const char *)m + f->offset, f);
+}
+
 static void read_final(struct eds_run *r, ProtobufCMessage *parent, const struct eds_bpath *bp, bool raw_enum,
 		       struct eds_val *out, bool *present)
 {
@@ -1322,28 +1344,16 @@ static void read_final(struct eds_run *r, ProtobufCMessage *parent, const struct
 	switch (s->kind) {
 	case EDS_ST_FIELD: {
 		const ProtobufCFieldDescriptor *f = s->f;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			*present = FIELD(parent, f->quantifier_offset, size_t) > 0;
-			return;
-		}
-		if (in_oneof_other(parent, f))
+		*present = field_present(parent, f);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED || in_oneof_other(parent, f))
 			return;
 		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			ProtobufCMessage *c = FIELD(parent, f->offset, ProtobufCMessage *);
-			msg_val(r, c, bp->fkind, raw_enum, out);
-			*present = c != NULL;
+			msg_val(r, FIELD(parent, f->offset, ProtobufCMessage *), bp->fkind, raw_enum, out);
 			return;
 		}
-		const void *ptr = (const char *)parent + f->offset;
-		if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
-		    !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type != PROTOBUF_C_TYPE_STRING) {
-			if (!FIELD(parent, f->quantifier_offset, protobuf_c_boolean))
-				return;
-			*present = true;
-		} else {
-			*present = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || !scalar_is_default(ptr, f);
-		}
-		scalar_val(r, ptr, f, raw_enum, out);
+		if (has_flag(f) && !*present)
+			return;
+		scalar_val(r, (const char *)parent + f->offset, f, raw_enum, out);
 		return;
 	}
 	case EDS_ST_ELEM: {
@@ -1405,6 +1415,27 @@ static void read_path(struct eds_run *r, const struct eds_bpath *bp, bool raw_en
 		return;
 	}
 	read_final(r, parent, bp, raw_enum, out, present);
+}
+
+/* exists(bp): read_path's present, without the value.  A path of fields
+ * only (most: hostname, metadata, weight) is walked here, straight down
+ * the pointers; the AI Gateway's exists(hostname) on every endpoint took
+ * a tenth of a serve call through read_path. */
+static bool path_present(struct eds_run *r, const struct eds_bpath *bp)
+{
+	ProtobufCMessage *cur = root_of(r, bp->root);
+	for (uint32_t i = 0; !bp->virt && i < bp->nsteps; i++) {
+		if (bp->steps[i].kind != EDS_ST_FIELD)
+			break;
+		if (i + 1 == bp->nsteps)
+			return cur && field_present(cur, bp->steps[i].f);
+		if (!cur || !(cur = get_msg(cur, bp->steps[i].f)))
+			return false;
+	}
+	struct eds_val v;
+	bool present;
+	read_path(r, bp, false, &v, &present);
+	return present;
 }
 
 /* ---- writing ---- */
@@ -1807,6 +1838,10 @@ static int type_fail(struct eds_run *r, const struct eds_node *n, const char *fm
 
 int eds_eval_cond(struct eds_run *r, const struct eds_node *n, bool *out)
 {
+	if (n->kind == EDS_N_EXISTS) {
+		*out = path_present(r, n->lhs->path);
+		return EDS_OK;
+	}
 	struct eds_val v;
 	int rc = eds_eval(r, n, &v);
 	if (rc)
@@ -2069,14 +2104,11 @@ int eds_eval(struct eds_run *r, const struct eds_node *n, struct eds_val *out)
 			out->slice = true;
 		}
 		return EDS_OK;
-	case EDS_N_EXISTS: {
-		struct eds_val v;
-		read_path(r, n->lhs->path, false, &v, &present);
+	case EDS_N_EXISTS:
 		memset(out, 0, sizeof *out);
 		out->k = EDS_V_BOOL;
-		out->b = present;
+		out->b = path_present(r, n->lhs->path);
 		return EDS_OK;
-	}
 	case EDS_N_NOT: {
 		bool b;
 		if ((rc = eds_eval_cond(r, n->lhs, &b)))

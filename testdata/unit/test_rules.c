@@ -447,6 +447,20 @@ static void test_operators(void)
 	SEL("exists(lb_endpoint.endpoint.address.pipe)", 1);
 	SEL("exists(locality.metadata[\"envoy-gateway\"].resources[0].name)", 4);
 	SEL("exists(locality.metadata[\"envoy-gateway\"].resources[1])", 0);
+	/* exists() walks paths of fields itself (path_present): each kind of end */
+	SEL("exists(lb_endpoint.endpoint.hostname)", 1);            /* string */
+	SEL("exists(lb_endpoint.endpoint.address.socket_address.resolver_name)", 0);
+	SEL("exists(lb_endpoint.health_status)", 1);                /* enum: not its default */
+	SEL("exists(lb_endpoint.endpoint.address.socket_address.port_value)", 3); /* oneof member */
+	SEL("exists(lb_endpoint.endpoint.address.socket_address)", 3); /* the pipe's: another member */
+	SEL("exists(lb_endpoint.endpoint.address.pipe.path)", 1);   /* through a oneof member */
+	SEL("exists(lb_endpoint.endpoint.additional_addresses)", 0); /* repeated, empty */
+	SEL("exists(lb_endpoint.endpoint.health_check_config)", 0);  /* message, absent */
+	SEL("exists(lb_endpoint.endpoint.health_check_config.port_value)", 0);
+	SEL("exists(lb_endpoint.load_balancing_weight)", 3);
+	SEL("exists(locality.priority)", 2);                        /* another root */
+	SEL("exists(locality.locality.zone)", 4);
+	SEL("not exists(lb_endpoint.endpoint.address.socket_address.address) and exists(weight)", 0);
 	SEL("metadata[\"x\"].y == null", 4);
 	SEL("metadata[\"envoy.lb\"].canary == true", 1);
 	SEL("metadata[\"envoy.lb\"].canary != true", 3);
