@@ -346,6 +346,37 @@ cached_marks() {
 	done
 }
 
+@test "large replies (2,000 endpoints, over 200 KB) come back whole and right: computed, cached, between others" {
+	local t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR i
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	eg big-cla 2000 "$t/big.bin"
+	eg big-cla 700 "$t/mid.bin"
+	eg endpoints-req "$t/big.bin" "$t/big.req"
+	eg endpoints-req "$t/mid.bin" "$t/mid.req"
+	# big (computed, computed, cached) with a small reply between, then mid
+	# (a smaller reply after a larger one), big again from the cache.
+	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$t/big.req" "$t/r1" "$t/big.req" "$t/r2" \
+		"$f/ep.req" "$t/r3" "$t/big.req" "$t/r4" "$t/mid.req" "$t/r5" "$t/mid.req" "$t/r6" "$t/big.req" "$t/r7"
+	assert_success
+	assert_equal "$(grep -c '^OK [1-9][0-9]* bytes$' <<<"$output")" 7
+	[ "$(stat -c %s "$t/r1")" -gt 200000 ]
+	cached_marks
+	assert_output "$(printf -- '-\n-\n-\ncached\n-\n-\ncached')"
+	for i in 1 2 4 7; do
+		eg payloads "$t/r$i" 1 "$t/cla$i" >/dev/null
+		run eg stamped "$t/big.bin" "$t/cla$i.0"
+		assert_output "stamped 2000 endpoints"
+	done
+	for i in 5 6; do
+		eg payloads "$t/r$i" 1 "$t/cla$i" >/dev/null
+		run eg stamped "$t/mid.bin" "$t/cla$i.0"
+		assert_output "stamped 700 endpoints"
+	done
+	eg payloads "$t/r3" 1 "$t/cla3" >/dev/null
+	run eg stamped "$f/cla.bin" "$t/cla3.0"
+	assert_output "stamped 3 endpoints"
+}
+
 @test "reply cache: a reload starts an empty one, errors are never kept, --cache-size 0 turns it off" {
 	local r=$BATS_TEST_TMPDIR/r.edsmod t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR
 	local three=("$f/ep.req" "$t/a" "$f/ep.req" "$t/b" "$f/ep.req" "$t/c")
