@@ -1307,7 +1307,6 @@ static void del_virt(struct eds_run *r, const struct eds_bpath *bp)
 
 /* ---- reading a path ---- */
 
-/* Value and presence of the final step, given its parent. */
 /* A singular scalar with a has_ flag (proto2 optional, proto3 optional). */
 static bool has_flag(const ProtobufCFieldDescriptor *f)
 {
@@ -1330,6 +1329,7 @@ static bool field_present(const ProtobufCMessage *m, const ProtobufCFieldDescrip
 	return (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || !scalar_is_default((const char *)m + f->offset, f);
 }
 
+/* Value and presence of the final step, given its parent. */
 static void read_final(struct eds_run *r, ProtobufCMessage *parent, const struct eds_bpath *bp, bool raw_enum,
 		       struct eds_val *out, bool *present)
 {
