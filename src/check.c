@@ -146,7 +146,6 @@ static const struct rule rules[] = {
 	MIN_LEN(CORE "DataSource", "environment_variable"),
 };
 
-#define PLAN_SLOTS 128 /* a power of two above the ~60 message types of the closure */
 #define PLAN_ROWS 8
 #define PLAN_STEPS 24 /* fields walk looks at; a type with more is walked field by field */
 
@@ -162,8 +161,6 @@ struct step {
 
 struct plan {
 	const ProtobufCMessageDescriptor *desc;
-	struct plan *next; /* in ctx.own */
-	bool own;          /* this call's (get_plan): never a shared plan's step.sub */
 	enum eds_wkt wkt;
 	unsigned n;
 	const struct rule *row[PLAN_ROWS];
@@ -206,7 +203,6 @@ struct ctx {
 	struct site *sites;
 	size_t nsites, next_site;
 	const ProtobufCMessage *memo; /* a Metadata just visited without findings */
-	struct plan *own; /* plans that found no slot in plans[] (get_plan) */
 };
 
 __attribute__((format(printf, 5, 6)))
@@ -382,8 +378,6 @@ static void *build_plan(const ProtobufCMessageDescriptor *desc)
 	if (!p)
 		abort();
 	p->desc = desc;
-	p->next = NULL;
-	p->own = false;
 	p->wkt = eds_schema_wkt(desc);
 	p->n = 0;
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0] && p->n < PLAN_ROWS; i++) {
@@ -413,27 +407,14 @@ static void *build_plan(const ProtobufCMessageDescriptor *desc)
 	return p;
 }
 
-/*
- * Each message type's plan is built on first use and shared by every call
- * and thread (as the codecs' tables are); it lives as long as the process.
- * A full table (never, with the ~60 types a CLA reaches) gives a plan of
- * this call's own.
- */
-static void *_Atomic plans[PLAN_SLOTS];
+/* Each message type's plan is built on first use and shared by every call
+ * and thread (as the codecs' tables are); it lives as long as the process. */
+static void *_Atomic plans[EDS_SCHEMA_SLOTS];
 _Static_assert(offsetof(struct plan, desc) == 0, "eds_schema_shared finds the descriptor first");
 
-static const struct plan *get_plan(struct ctx *c, const ProtobufCMessageDescriptor *desc)
+static const struct plan *get_plan(const ProtobufCMessageDescriptor *desc)
 {
-	struct plan *p = eds_schema_shared(plans, PLAN_SLOTS, desc, build_plan);
-	if (p)
-		return p;
-	for (p = c->own; p; p = p->next)
-		if (p->desc == desc)
-			return p;
-	struct plan *n = build_plan(desc);
-	n->own = true;
-	n->next = c->own;
-	return c->own = n;
+	return eds_schema_shared(plans, desc, build_plan); /* (build_plan never fails) */
 }
 
 static uint32_t wrapped_u32(const ProtobufCMessage *w)
@@ -686,13 +667,13 @@ static void check_unknown(struct ctx *c, const ProtobufCMessage *m)
 static void walk(struct ctx *c, const ProtobufCMessage *m, const struct plan *p);
 
 /* The plan of m, a message field st holds (st NULL: a field without a step). */
-static inline const struct plan *sub_plan(struct ctx *c, struct step *st, const ProtobufCMessage *m)
+static inline const struct plan *sub_plan(struct step *st, const ProtobufCMessage *m)
 {
 	const struct plan *p = st ? atomic_load_explicit(&st->sub, memory_order_acquire) : NULL;
 	if (p && p->desc == m->descriptor)
 		return p;
-	p = get_plan(c, m->descriptor);
-	if (st && !p->own)
+	p = get_plan(m->descriptor);
+	if (st)
 		atomic_store_explicit(&st->sub, p, memory_order_release);
 	return p;
 }
@@ -703,7 +684,7 @@ static void visit(struct ctx *c, const ProtobufCMessage *m, struct step *st)
 	 * holds was checked at the first of them, here just before. */
 	if (m == c->memo)
 		return;
-	const struct plan *p = sub_plan(c, st, m);
+	const struct plan *p = sub_plan(st, m);
 	size_t before = c->out->n;
 	if (p->wkt == EDS_WKT_DURATION)
 		check_duration(c, (const Google__Protobuf__Duration *)m);
@@ -1452,7 +1433,6 @@ size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *o
 		     struct eds_diags *findings)
 {
 	struct ctx c[1] = { { 0 } };
-	size_t nerr;
 
 	unsigned parts = opts && opts->parts ? opts->parts : EDS_CHECK_FIELDS | EDS_CHECK_SEMANTICS;
 	c->grpc = opts && opts->grpc;
@@ -1465,11 +1445,5 @@ size_t eds_check_cla(const ProtobufCMessage *cla, const struct eds_check_opts *o
 		c->cla = (const Cla *)cla;
 		check_semantics(c, c->cla);
 	}
-	nerr = c->nerr;
-	while (c->own) {
-		struct plan *next = c->own->next;
-		free(c->own);
-		c->own = next;
-	}
-	return nerr;
+	return c->nerr;
 }

@@ -980,8 +980,7 @@ struct fast_table {
 
 bool eds_bin_fast = true;
 
-#define FAST_SLOTS 512 /* message types (a CLA reaches about 80) */
-static void *_Atomic fast_tables[FAST_SLOTS];
+static void *_Atomic fast_tables[EDS_SCHEMA_SLOTS];
 _Static_assert(offsetof(struct fast_table, desc) == 0, "eds_schema_shared finds the descriptor first");
 
 static int decode_fields(struct dec *x, struct fast_table *ft, const ProtobufCMessageDescriptor *desc,
@@ -1029,7 +1028,7 @@ static void *fast_build(const ProtobufCMessageDescriptor *desc)
  * whole decode loop by a seventh (code layout alone; it runs once a type). */
 __attribute__((noinline)) static struct fast_table *fast_for(const ProtobufCMessageDescriptor *desc)
 {
-	return eds_schema_shared(fast_tables, FAST_SLOTS, desc, fast_build);
+	return eds_schema_shared(fast_tables, desc, fast_build);
 }
 
 /*
@@ -1259,8 +1258,6 @@ struct fplan {
 
 struct mplan {
 	const ProtobufCMessageDescriptor *desc;
-	struct mplan *next; /* in enc.own */
-	bool own;           /* the call's: not in enc_plans, never a shared plan's sub */
 	unsigned n;
 	struct fplan f[];
 };
@@ -1285,7 +1282,6 @@ struct enc {
 	struct chunk *chunk;
 	size_t done;         /* bytes in the chunks before this one */
 	size_t next_size;
-	struct mplan *own;    /* plans that found no slot (plan_for) */
 	bool spans;          /* copy the spans of unchanged messages */
 	/* The last Metadata written: rules share one between endpoints
 	 * (expr_eval.c), so the next endpoint's is often the same, copied. */
@@ -1386,8 +1382,6 @@ static void *build_plan(const ProtobufCMessageDescriptor *desc)
 	if (!p)
 		oom();
 	p->desc = desc;
-	p->next = NULL;
-	p->own = false;
 	p->n = desc->n_fields;
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
@@ -1414,28 +1408,14 @@ static void *build_plan(const ProtobufCMessageDescriptor *desc)
 	return p;
 }
 
-/*
- * Plans are built on first use and shared by every thread and call, as the
- * decoder's tables are; they live as long as the process.  The schema has
- * about 120 message types: a full table (never, in practice) means a plan
- * per use, kept in the call's list.
- */
-#define PLAN_SLOTS 512
-static void *_Atomic enc_plans[PLAN_SLOTS];
+/* Plans are built on first use and shared by every thread and call, as the
+ * decoder's tables are; they live as long as the process. */
+static void *_Atomic enc_plans[EDS_SCHEMA_SLOTS];
 _Static_assert(offsetof(struct mplan, desc) == 0, "eds_schema_shared finds the descriptor first");
 
-static struct mplan *plan_for(struct enc *e, const ProtobufCMessageDescriptor *desc)
+static struct mplan *plan_for(const ProtobufCMessageDescriptor *desc)
 {
-	struct mplan *p = eds_schema_shared(enc_plans, PLAN_SLOTS, desc, build_plan);
-	if (p)
-		return p;
-	for (p = e->own; p; p = p->next)
-		if (p->desc == desc)
-			return p;
-	struct mplan *n = build_plan(desc);
-	n->own = true;
-	n->next = e->own;
-	return e->own = n;
+	return eds_schema_shared(enc_plans, desc, build_plan); /* (build_plan never fails) */
 }
 
 static inline size_t varint_size(uint64_t v)
@@ -1670,9 +1650,8 @@ static inline void back_value(struct enc *e, struct fplan *fp, const void *v)
 			const struct chunk *c = e->chunk;
 			struct mplan *sp = atomic_load_explicit(&fp->sub, memory_order_acquire);
 			if (!sp || sp->desc != sub->descriptor) {
-				sp = plan_for(e, sub->descriptor);
-				if (!sp->own)
-					atomic_store_explicit(&fp->sub, sp, memory_order_release);
+				sp = plan_for(sub->descriptor);
+				atomic_store_explicit(&fp->sub, sp, memory_order_release);
 			}
 			back_message(e, sp, sub);
 			len = written(e) - before;
@@ -1752,7 +1731,7 @@ int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *op
 	bool borrowed = !adopt && borrow_chunk(&e, out);
 	if (!adopt && !borrowed)
 		new_chunk(&e, ROOM);
-	back_message(&e, plan_for(&e, msg->descriptor), msg);
+	back_message(&e, plan_for(msg->descriptor), msg);
 	size_t n = written(&e);
 	e.chunk->from = e.ptr;
 	/* where the borrowed room's bytes are, as an offset: reserve may move them */
@@ -1803,11 +1782,6 @@ int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *op
 		struct chunk *prev = e.chunk->prev;
 		free_chunk(e.chunk);
 		e.chunk = prev;
-	}
-	while (e.own) {
-		struct mplan *next = e.own->next;
-		free(e.own);
-		e.own = next;
 	}
 	return rc;
 }

@@ -57,13 +57,18 @@ const ProtobufCMessageDescriptor *eds_schema_find_url(const char *url, size_t le
 	return eds_schema_find(url + slash, len - slash);
 }
 
-void *eds_schema_shared(void *_Atomic *slots, size_t nslots, const ProtobufCMessageDescriptor *desc,
+/* Every message type of the core, plus edsmod-serve's service messages
+ * (envoygateway.extension, grpc.health: under 64), fit with room. */
+_Static_assert(sizeof schema_table / sizeof schema_table[0] + 64 <= EDS_SCHEMA_SLOTS / 2,
+	       "EDS_SCHEMA_SLOTS: more message types than a shared table holds");
+
+void *eds_schema_shared(void *_Atomic *slots, const ProtobufCMessageDescriptor *desc,
 			void *(*build)(const ProtobufCMessageDescriptor *desc))
 {
 	uint64_t h = ((uintptr_t)desc >> 4) * 0x9E3779B97F4A7C15ull;
 	h ^= h >> 32;
-	for (size_t k = 0; k < nslots; k++) {
-		void *_Atomic *slot = &slots[(h + k) % nslots];
+	for (size_t k = 0; k < EDS_SCHEMA_SLOTS; k++) {
+		void *_Atomic *slot = &slots[(h + k) % EDS_SCHEMA_SLOTS];
 		void *e = atomic_load_explicit(slot, memory_order_acquire);
 		if (!e) {
 			void *n = build(desc);

@@ -32,13 +32,15 @@ extern const ProtobufCMessageDescriptor *const eds_schema_cla;
 
 /*
  * A per-message-type table that every thread shares (the decoder's field
- * tables, the encoder's and the check's plans): slots, nslots of them and
- * all NULL at first, hold entries whose first member is their descriptor.
- * Returns desc's entry, made by build on first use (malloc'd; NULL when
- * out of memory); NULL when build fails or every slot holds another type.
+ * tables, the encoder's and the check's plans): EDS_SCHEMA_SLOTS slots, all
+ * NULL at first, hold entries whose first member is their descriptor.
+ * Returns desc's entry, made by build on first use (malloc'd); NULL only
+ * when build returns NULL.  There are more slots than message types linked
+ * in (schema.c checks it when compiling), so the table never fills.
  * Entries live as long as the process.
  */
-void *eds_schema_shared(void *_Atomic *slots, size_t nslots, const ProtobufCMessageDescriptor *desc,
+#define EDS_SCHEMA_SLOTS 512
+void *eds_schema_shared(void *_Atomic *slots, const ProtobufCMessageDescriptor *desc,
 			void *(*build)(const ProtobufCMessageDescriptor *desc));
 
 #endif
