@@ -123,13 +123,6 @@ int eds_codec_decode(enum eds_format f, const ProtobufCMessageDescriptor *desc,
 			      src->len, lim->max_input);
 		return eds_diag_offset(d, src, lim->max_input);
 	}
-	size_t i = 0;
-	while (i < src->len && strchr(" \t\r\n\f\v", src->text[i]))
-		i++;
-	if (src->len == 0 || (i == src->len && f != EDS_FMT_BINARY)) {
-		d->src = src;
-		return eds_diag_setf(d, EDS_E_DECODE, "empty input: no %s in it", desc->name);
-	}
 	switch (f) {
 	case EDS_FMT_BINARY: return eds_bin_decode(desc, src, arena, lim, out, d);
 	case EDS_FMT_JSON: return eds_json_decode(desc, src, arena, lim, out, d);

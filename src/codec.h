@@ -153,6 +153,9 @@ extern size_t eds_bin_ahead_min;
  * fuzz_bin turns it off to compare. */
 extern bool eds_bin_fast;
 eds_encode_fn eds_bin_encode, eds_json_encode, eds_text_encode;
+/* msg's binary encoding (eds_bin_encode's bytes), in the arena: an Any's
+ * value.  protobuf-c's own packer would drop a proto3 -0.0. */
+uint8_t *eds_bin_pack(const ProtobufCMessage *msg, struct eds_arena *arena, size_t *len);
 /* From this input size on, a text CLA is parsed ahead on a second thread
  * (1 MiB); from this many endpoints on, one is printed as text on two
  * threads, in chunks of this many endpoints (4,096 and 512).  fuzz_text

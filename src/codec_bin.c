@@ -1227,11 +1227,11 @@ int eds_bin_decode_spans(const ProtobufCMessageDescriptor *desc, const struct ed
  * protobuf-c's: required always; repeated when non-empty; a oneof member
  * when the case names it; an optional scalar by its has_ flag; a string or
  * message pointer when neither NULL nor the default; otherwise (proto3) when
- * not "zeroish", so that -0.0 is not written and NaN is.  Most tests are
+ * any of its bits is set, as C++ and Go test it: -0.0 and NaN are written.  Most tests are
  * "the 4 or 8 bytes at toff differ from cmp" (inverted for oneofs); the
  * rest add a check.
  */
-enum extra { X_NONE, X_PTR_DEFAULT, X_STR_EMPTY, X_FLOAT, X_DOUBLE };
+enum extra { X_NONE, X_PTR_DEFAULT, X_STR_EMPTY };
 
 /* How one value is written. */
 enum how { H_U32, H_I32, H_S32, H_U64, H_S64, H_F32, H_F64, H_BOOL, H_STR, H_BYTES, H_MSG };
@@ -1360,13 +1360,6 @@ static void plan_presence(struct fplan *fp, const ProtobufCFieldDescriptor *f)
 		return;
 	}
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_FLOAT:
-		fp->extra = X_FLOAT;
-		break;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		fp->wide = 1;
-		fp->extra = X_DOUBLE;
-		break;
 	case PROTOBUF_C_TYPE_BYTES: /* its len */
 		fp->wide = 1;
 		break;
@@ -1454,10 +1447,6 @@ static bool present_extra(const char *base, const struct fplan *fp)
 	}
 	case X_STR_EMPTY:
 		return **(const char *const *)member != '\0';
-	case X_FLOAT:
-		return *(const float *)member != 0;
-	case X_DOUBLE:
-		return *(const double *)member != 0;
 	default:
 		return true;
 	}
@@ -1721,6 +1710,33 @@ static void back_message(struct enc *e, struct mplan *pl, const ProtobufCMessage
 	}
 }
 
+/* Copy e's output to `to` (the newest chunk holds the first bytes),
+ * freeing each chunk once copied. */
+static void drain(struct enc *e, char *to)
+{
+	while (e->chunk) {
+		struct chunk *c = e->chunk;
+		size_t k = (size_t)(c->end - c->from);
+		if (k)
+			memcpy(to, c->from, k);
+		to += k;
+		e->chunk = c->prev;
+		free_chunk(c);
+	}
+}
+
+uint8_t *eds_bin_pack(const ProtobufCMessage *msg, struct eds_arena *arena, size_t *len)
+{
+	struct enc e = { .next_size = 512 };
+	new_chunk(&e, ROOM);
+	back_message(&e, plan_for(msg->descriptor), msg);
+	*len = written(&e);
+	e.chunk->from = e.ptr;
+	uint8_t *buf = eds_arena_alloc(arena, *len ? *len : 1);
+	drain(&e, (char *)buf);
+	return buf;
+}
+
 int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *opts,
 		   struct eds_buf *out, struct eds_diag *d)
 {
@@ -1767,16 +1783,8 @@ int eds_bin_encode(const ProtobufCMessage *msg, const struct eds_encode_opts *op
 		}
 		out->len += n;
 	} else {
-		/* the newest chunk holds the first bytes; free each once copied */
-		while (e.chunk) {
-			struct chunk *c = e.chunk;
-			size_t k = (size_t)(c->end - c->from);
-			if (k)
-				memcpy(out->data + out->len, c->from, k);
-			out->len += k;
-			e.chunk = c->prev;
-			free_chunk(c);
-		}
+		drain(&e, out->data + out->len);
+		out->len += n;
 	}
 	while (e.chunk) {
 		struct chunk *prev = e.chunk->prev;

@@ -18,7 +18,6 @@
  */
 #include "codec_json.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1227,7 +1226,7 @@ static int dec_double(struct dec *c, bool is_float, double *out)
 	} else {
 		return fail_val(c, EDS_E_DECODE, "expected a number (%s), got %s", tname, kind_names[k]);
 	}
-	if (!isfinite(dv) || (is_float && fabs(dv) > FLT_MAX))
+	if (!isfinite(dv) || (is_float && isinf((float)dv))) /* (rounds to FLT_MAX: in range) */
 		return fail_at(c, EDS_E_DECODE, start, c->i, "%s is out of range for %s",
 			       repr(c, start, rb, sizeof rb), tname);
 	*out = dv;
@@ -2025,9 +2024,8 @@ static int dec_any(struct dec *c, Google__Protobuf__Any *any, unsigned depth)
 		if ((rc = dec_fields(c, inner, m, depth + 1, true)))
 			return rc;
 	}
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = eds_arena_alloc(c->arena, n);
-	protobuf_c_message_pack(m, buf);
+	size_t n;
+	uint8_t *buf = eds_bin_pack(m, c->arena, &n);
 	any->type_url = url;
 	any->value.len = n;
 	any->value.data = n ? buf : NULL;
@@ -2370,7 +2368,7 @@ static int enc_value(struct enc *e, const ProtobufCFieldDescriptor *f, const voi
 	return EDS_OK;
 }
 
-/* Is the field set, by the proto3 presence rules protobuf-c's packer uses? */
+/* Is the field set, by the proto3 presence rules (as the binary encoder tests them)? */
 static bool present(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *msg)
 {
 	const char *m = (const char *)msg + f->offset;
@@ -2391,9 +2389,8 @@ static bool present(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *m
 		return s && *s;
 	}
 	case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)m)->len > 0;
-	case PROTOBUF_C_TYPE_DOUBLE: return *(const double *)m != 0;
-	case PROTOBUF_C_TYPE_FLOAT: return *(const float *)m != 0;
-	default: return elem_size(f->type) == 8 ? *(const uint64_t *)m != 0 : *(const uint32_t *)m != 0;
+	default: /* (raw bits for float and double: -0.0 counts as set) */
+		return elem_size(f->type) == 8 ? *(const uint64_t *)m != 0 : *(const uint32_t *)m != 0;
 	}
 }
 

@@ -1224,9 +1224,8 @@ static int parse_any_expanded(struct tp *p, const ProtobufCMessageDescriptor *de
 	ProtobufCMessage *sub = new_msg(p, vd);
 	if ((rc = next(p)) || (rc = parse_body(p, vd, sub, close, open.start, depth + 1, false)))
 		return rc;
-	size_t n = protobuf_c_message_get_packed_size(sub);
-	uint8_t *buf = eds_arena_alloc(p->arena, n);
-	protobuf_c_message_pack(sub, buf);
+	size_t n;
+	uint8_t *buf = eds_bin_pack(sub, p->arena, &n);
 	*(char **)field_slot(p, msg, ft) = url;
 	ProtobufCBinaryData *bin = field_slot(p, msg, fv);
 	bin->data = n ? buf : NULL;

@@ -222,10 +222,7 @@ static int bin_cla(struct run *r, const uint8_t *p, size_t n, ProtobufCMessage *
 
 static uint8_t *pack(struct run *r, const ProtobufCMessage *m, size_t *len)
 {
-	*len = protobuf_c_message_get_packed_size(m);
-	uint8_t *b = eds_arena_alloc(r->arena, *len ? *len : 1);
-	protobuf_c_message_pack(m, b);
-	return b;
+	return eds_bin_pack(m, r->arena, len);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1646,7 +1643,7 @@ static int decode_plain(struct run *r, bool auto_from, ProtobufCMessage **cla)
 {
 	struct eds_diag d2 = { 0 };
 	int rc;
-	if (r->from == EDS_FMT_BINARY && r->src->len) { /* (eds_codec_decode refuses empty input) */
+	if (r->from == EDS_FMT_BINARY) {
 		rc = eds_bin_decode_spans(eds_schema_cla, r->src, r->arena, &r->o->lim, cla, r->d);
 		r->spans = rc == EDS_OK;
 		return rc;

@@ -522,10 +522,10 @@ static bool scalar_is_default(const void *ptr, const ProtobufCFieldDescriptor *f
 	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
 	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
 		return *(const uint64_t *)ptr == 0;
-	case PROTOBUF_C_TYPE_FLOAT:
-		return *(const float *)ptr == 0;
+	case PROTOBUF_C_TYPE_FLOAT: /* raw bits, as the encoders test them: -0.0 is set */
+		return *(const uint32_t *)ptr == 0;
 	case PROTOBUF_C_TYPE_DOUBLE:
-		return *(const double *)ptr == 0;
+		return *(const uint64_t *)ptr == 0;
 	case PROTOBUF_C_TYPE_BOOL:
 		return *(const protobuf_c_boolean *)ptr == 0;
 	case PROTOBUF_C_TYPE_STRING: {
@@ -780,9 +780,8 @@ static Value *copy_value(struct eds_run *r, const Value *v)
 
 static ProtobufCMessage *copy_msg(struct eds_run *r, const ProtobufCMessage *m)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = eds_arena_alloc(r->req, n ? n : 1);
-	protobuf_c_message_pack(m, buf);
+	size_t n;
+	uint8_t *buf = eds_bin_pack(m, r->req, &n);
 	return protobuf_c_message_unpack(m->descriptor, eds_arena_pbc(r->req), n, buf);
 }
 
@@ -1528,13 +1527,13 @@ static bool store_scalar(void *ptr, const ProtobufCFieldDescriptor *f, const str
 	}
 	case PROTOBUF_C_TYPE_FLOAT: {
 		float x = (float)v->n;
-		if (*(float *)ptr == x)
+		if (memcmp(ptr, &x, sizeof x) == 0) /* (bits: -0.0 replaces 0.0) */
 			return false;
 		*(float *)ptr = x;
 		return true;
 	}
 	case PROTOBUF_C_TYPE_DOUBLE:
-		if (*(double *)ptr == v->n)
+		if (memcmp(ptr, &v->n, sizeof v->n) == 0)
 			return false;
 		*(double *)ptr = v->n;
 		return true;

@@ -1187,6 +1187,43 @@ static void test_numbers(void)
 		      "number %s reads back", nums[i].want);
 		free(copy);
 	}
+
+	/* A float is in range when it rounds to a finite float: FLT_MAX prints
+	 * as 3.4028235e+38, a little above it as a double, and reads back. */
+	static const struct {
+		const char *in;
+		bool ok;
+		uint32_t bits;
+	} floats[] = {
+		{ "3.4028235e+38", true, 0x7f7fffff }, { "-3.4028235e+38", true, 0xff7fffff },
+		{ "\"3.4028235e+38\"", true, 0x7f7fffff }, { "3.40282356e+38", true, 0x7f7fffff },
+		{ "3.4028236e+38", false, 0 }, { "-1e39", false, 0 }, { "1e-46", true, 0 },
+		{ "-0", true, 0x80000000 },
+	};
+	for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+		char js[256];
+		snprintf(js, sizeof js,
+			 "{\"endpoints\":[{\"lbEndpoints\":[{\"metadata\":{\"typedFilterMetadata\":{\"f\":"
+			 "{\"@type\":\"type.googleapis.com/google.protobuf.FloatValue\",\"value\":%s}}}}]}]}",
+			 floats[i].in);
+		struct eds_src src;
+		ProtobufCMessage *m;
+		rc = decode(js, &m, &d, &src);
+		if (!floats[i].ok) {
+			CHECK(rc == EDS_E_DECODE && strstr(d.msg, "is out of range for float"), "float %s: rc %d (%s)",
+			      floats[i].in, rc, rc ? d.msg : "");
+			continue;
+		}
+		const ProtobufCBinaryData *v = rc ? NULL
+					       : &((Cla *)m)->endpoints[0]->lb_endpoints[0]->metadata
+							  ->typed_filter_metadata[0]->value->value;
+		/* field 1, fixed32; +0.0 (1e-46 underflows) is not written */
+		uint8_t want[5] = { 0x0d };
+		memcpy(want + 1, &floats[i].bits, 4);
+		size_t wlen = floats[i].bits ? 5 : 0;
+		CHECK(v && v->len == wlen && memcmp(v->data, want, wlen) == 0, "float %s: rc %d, %zu bytes (%s)",
+		      floats[i].in, rc, v ? v->len : 0, rc ? d.msg : "");
+	}
 }
 
 static void test_locate(void)
