@@ -112,7 +112,7 @@ static const struct rule rules[] = {
 	MIN_LEN(CORE "WatchedDirectory", "path"),
 	DEFINED(CORE "ApiConfigSource", "api_type"),
 	DEFINED(CORE "ApiConfigSource", "transport_api_version"),
-	ERR(CORE "ApiConfigSource", "transport_api_version", R_ENUM_EQUALS, 2, "transport-api-version"),
+	WARN(CORE "ApiConfigSource", "transport_api_version", R_ENUM_EQUALS, 2, "transport-api-version"),
 	ERR(CORE "ApiConfigSource", "request_timeout", R_DUR_GT, 0, "duration-range"),
 	DEFINED(CORE "SelfConfigSource", "transport_api_version"),
 	WARN(CORE "SelfConfigSource", "transport_api_version", R_ENUM_DEPRECATED, 1, "deprecated-enum"),
@@ -587,7 +587,7 @@ static void apply(struct ctx *c, const ProtobufCMessage *m, const struct rule *r
 		int v = *(const int *)p;
 		if (v != r->arg && protobuf_c_enum_descriptor_get_value(f->descriptor, v)) {
 			char b3[32];
-			emit(c, r->sev, r->id, f->name, "%s is %s; envoy requires %s",
+			emit(c, r->sev, r->id, f->name, "%s is %s; envoy expects %s",
 			     f->name, enum_name(f->descriptor, v, b1, sizeof b1),
 			     enum_name(f->descriptor, (int)r->arg, b3, sizeof b3));
 		}
@@ -1264,6 +1264,61 @@ static uint64_t check_lb_endpoint(struct ctx *c, struct dset *addrs, const Lbe *
 	return sum;
 }
 
+/*
+ * Envoy subscribes to a LEDS collection through ads, or an api_config_source
+ * of a delta or aggregated gRPC type; anything else fails the subscription
+ * ("Missing or not supported config source specifier ... for a collection",
+ * "Unknown xdstp:// transport API type").
+ */
+static void check_leds_source(struct ctx *c, const Envoy__Config__Core__V3__ConfigSource *cs)
+{
+	static const char *const specifier[] = {
+		[ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_PATH] = "path",
+		[ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_PATH_CONFIG_SOURCE] = "path_config_source",
+		[ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_SELF] = "self",
+	};
+	unsigned k = (unsigned)cs->config_source_specifier_case;
+	if (k == ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_ADS ||
+	    k == ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER__NOT_SET) /* (oneof-required) */
+		return;
+	eds_path_push(&c->path, "leds_config", -1);
+	if (k != ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_API_CONFIG_SOURCE) {
+		const char *what = k < sizeof specifier / sizeof specifier[0] && specifier[k] ? specifier[k] : "?";
+		emit(c, EDS_SEV_ERROR, "leds-config-source", what,
+		     "leds_config is a %s config source; envoy fetches a LEDS collection only through ads or "
+		     "an api_config_source of api_type DELTA_GRPC, AGGREGATED_GRPC or AGGREGATED_DELTA_GRPC",
+		     what);
+	} else if (cs->api_config_source) {
+		int t = (int)cs->api_config_source->api_type;
+		char b[40];
+		if (t != ENVOY__CONFIG__CORE__V3__API_CONFIG_SOURCE__API_TYPE__DELTA_GRPC &&
+		    t != ENVOY__CONFIG__CORE__V3__API_CONFIG_SOURCE__API_TYPE__AGGREGATED_GRPC &&
+		    t != ENVOY__CONFIG__CORE__V3__API_CONFIG_SOURCE__API_TYPE__AGGREGATED_DELTA_GRPC) {
+			eds_path_push(&c->path, "api_config_source", -1);
+			emit(c, EDS_SEV_ERROR, "leds-config-source", "api_type",
+			     "api_type %s cannot fetch a LEDS collection (envoy takes DELTA_GRPC, "
+			     "AGGREGATED_GRPC or AGGREGATED_DELTA_GRPC, or ads)",
+			     enum_name(&envoy__config__core__v3__api_config_source__api_type__descriptor, t, b,
+				       sizeof b));
+			eds_path_pop(&c->path);
+		}
+	}
+	eds_path_pop(&c->path);
+}
+
+/* The resource type an xdstp:// URL names: xdstp://AUTHORITY/TYPE/ID. */
+static bool xdstp_type_is(const char *url, const char *type)
+{
+	const char *t = strchr(url + 8, '/');
+	if (!t)
+		return false;
+	t++;
+	size_t n = strcspn(t, "/?#");
+	return n == strlen(type) && strncmp(t, type, n) == 0;
+}
+
+#define LEDS_TYPE "envoy.config.endpoint.v3.LbEndpoint"
+
 static void check_leds(struct ctx *c, const Lle *l)
 {
 	const Envoy__Config__Endpoint__V3__LedsClusterLocalityConfig *lc = l->leds_cluster_locality_config;
@@ -1275,9 +1330,16 @@ static void check_leds(struct ctx *c, const Lle *l)
 	if (!lc->leds_config)
 		emit(c, EDS_SEV_ERROR, "leds-config-required", "leds_config",
 		     "leds_config is not set (envoy needs a config source to fetch the endpoints)");
+	else
+		check_leds_source(c, lc->leds_config);
 	if (strncmp(name, "xdstp://", 8) != 0)
 		emit(c, EDS_SEV_ERROR, "leds-collection-name", "leds_collection_name",
 		     "leds_collection_name %s is not an xdstp:// URL", quote(q, sizeof q, name));
+	else if (!xdstp_type_is(name, LEDS_TYPE))
+		emit(c, EDS_SEV_ERROR, "leds-collection-name", "leds_collection_name",
+		     "leds_collection_name %s does not name the resource type " LEDS_TYPE
+		     " (xdstp://AUTHORITY/" LEDS_TYPE "/ID/*)",
+		     quote(q, sizeof q, name));
 	else if (n < 2 || strcmp(name + n - 2, "/*") != 0)
 		emit(c, EDS_SEV_WARNING, "leds-collection-glob", "leds_collection_name",
 		     "leds_collection_name %s is not a glob collection ending in /* (the only kind "
@@ -1409,9 +1471,11 @@ static void check_semantics(struct ctx *c, const Cla *cla)
 			struct prio *x = &pr[l->priority];
 			if (!x->nloc++)
 				x->first = (uint32_t)i;
-			if (l->load_balancing_weight) {
+			/* Envoy records a locality's weight only when its locality is
+			 * set too (E14): others neither count nor add up. */
+			if (l->load_balancing_weight && l->locality) {
 				uint64_t s = x->wsum + l->load_balancing_weight->value;
-				x->nweighted += l->locality != NULL; /* Envoy's condition (E14) */
+				x->nweighted++;
 				if (x->wsum <= UINT32_MAX && s > UINT32_MAX)
 					emit(c, EDS_SEV_ERROR, "weight-sum", "load_balancing_weight",
 					     "sum of locality weights at priority %" PRIu32 " reaches %" PRIu64

@@ -1227,9 +1227,9 @@ int eds_bin_decode_spans(const ProtobufCMessageDescriptor *desc, const struct ed
  * protobuf-c's: required always; repeated when non-empty; a oneof member
  * when the case names it; an optional scalar by its has_ flag; a string or
  * message pointer when neither NULL nor the default; otherwise (proto3) when
- * any of its bits is set, as C++ and Go test it: -0.0 and NaN are written.  Most tests are
- * "the 4 or 8 bytes at toff differ from cmp" (inverted for oneofs); the
- * rest add a check.
+ * any of its bits is set, as C++ and Go test it: -0.0 and NaN are written.
+ * Most tests are "the 4 or 8 bytes at toff differ from cmp" (inverted for
+ * oneofs); the rest add a check.
  */
 enum extra { X_NONE, X_PTR_DEFAULT, X_STR_EMPTY };
 
