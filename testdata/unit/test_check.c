@@ -360,9 +360,13 @@ static void test_pgv_config_source(void)
 	    WANT({ "oneof-required", E, P_CS,
 		   "config_source_specifier is not set (one of path, api_config_source, ads, self, path_config_source is required)" }),
 	    LEDS(""));
-	OK("config source self", LEDS("self { }"));
+#define NOT_LEDS(leaf, what) \
+	{ "leds-config-source", E, P_CS "." leaf, "leds_config is a " what " config source; " \
+	  "envoy fetches a LEDS collection only through ads or an api_config_source of api_type DELTA_GRPC, AGGREGATED_GRPC or AGGREGATED_DELTA_GRPC" }
+	BAD("config source self", WANT(NOT_LEDS("self", "self")), LEDS("self { }"));
 	BAD("config source path is deprecated",
-	    WANT({ "deprecated-field", W, P_CS ".path", "path is deprecated" }), LEDS("path: \"/x\""));
+	    WANT({ "deprecated-field", W, P_CS ".path", "path is deprecated" }, NOT_LEDS("path", "path")),
+	    LEDS("path: \"/x\""));
 
 	BAD("resource_api_version 3",
 	    WANT({ "enum-defined", E, P_CS ".resource_api_version",
@@ -376,32 +380,51 @@ static void test_pgv_config_source(void)
 	BAD("authority name empty",
 	    WANT({ "string-min-len", E, P_CS ".authorities[1].name", "name is empty (at least 1 character required)" }),
 	    LEDS("ads { } authorities { name: \"a\" } authorities { }"));
+	/* (a path_config_source cannot serve LEDS: its own rules still apply) */
 	BAD("path_config_source path empty",
-	    WANT({ "string-min-len", E, P_CS ".path_config_source.path", "path is empty (at least 1 character required)" }),
+	    WANT({ "string-min-len", E, P_CS ".path_config_source.path", "path is empty (at least 1 character required)" },
+		 NOT_LEDS("path_config_source", "path_config_source")),
 	    LEDS("path_config_source { }"));
 	BAD("watched_directory path empty",
 	    WANT({ "string-min-len", E, P_CS ".path_config_source.watched_directory.path",
-		   "path is empty (at least 1 character required)" }),
+		   "path is empty (at least 1 character required)" },
+		 NOT_LEDS("path_config_source", "path_config_source")),
 	    LEDS("path_config_source { path: \"p\" watched_directory { } }"));
-	OK("watched_directory path one char", LEDS("path_config_source { path: \"p\" watched_directory { path: \"w\" } }"));
+	BAD("watched_directory path one char", WANT(NOT_LEDS("path_config_source", "path_config_source")),
+	    LEDS("path_config_source { path: \"p\" watched_directory { path: \"w\" } }"));
 
 	BAD("api_type 4",
 	    WANT({ "enum-defined", E, P_API ".api_type",
 		   "api_type 4 is not a defined value (DEPRECATED_AND_UNAVAILABLE_DO_NOT_USE(0), REST(1), GRPC(2), "
-		   "DELTA_GRPC(3), AGGREGATED_GRPC(5), AGGREGATED_DELTA_GRPC(6))" }),
+		   "DELTA_GRPC(3), AGGREGATED_GRPC(5), AGGREGATED_DELTA_GRPC(6))" },
+		 { "leds-config-source", E, P_API ".api_type", "api_type 4 cannot fetch a LEDS collection (envoy takes "
+		   "DELTA_GRPC, AGGREGATED_GRPC or AGGREGATED_DELTA_GRPC, or ads)" }),
 	    LEDS("api_config_source { api_type: 4 transport_api_version: V3 }"));
 	BAD("transport_api_version 3",
 	    WANT({ "enum-defined", E, P_API ".transport_api_version",
 		   "transport_api_version 3 is not a defined value (AUTO(0), V2(1), V3(2))" }),
-	    LEDS("api_config_source { api_type: GRPC transport_api_version: 3 }"));
+	    LEDS("api_config_source { api_type: DELTA_GRPC transport_api_version: 3 }"));
 	BAD("transport_api_version AUTO",
-	    WANT({ "transport-api-version", E, P_API ".transport_api_version",
-		   "transport_api_version is AUTO; envoy requires V3" }),
-	    LEDS("api_config_source { api_type: GRPC }"));
+	    WANT({ "transport-api-version", W, P_API ".transport_api_version",
+		   "transport_api_version is AUTO; envoy expects V3" }),
+	    LEDS("api_config_source { api_type: DELTA_GRPC }"));
 	BAD("transport_api_version V2",
-	    WANT({ "transport-api-version", E, P_API ".transport_api_version",
-		   "transport_api_version is V2; envoy requires V3" }),
-	    LEDS("api_config_source { api_type: GRPC transport_api_version: V2 }"));
+	    WANT({ "transport-api-version", W, P_API ".transport_api_version",
+		   "transport_api_version is V2; envoy expects V3" }),
+	    LEDS("api_config_source { api_type: DELTA_GRPC transport_api_version: V2 }"));
+
+	/* LEDS through ads or delta/aggregated gRPC only */
+	OK("leds api_type AGGREGATED_GRPC", LEDS("api_config_source { api_type: AGGREGATED_GRPC transport_api_version: V3 }"));
+	OK("leds api_type AGGREGATED_DELTA_GRPC",
+	   LEDS("api_config_source { api_type: AGGREGATED_DELTA_GRPC transport_api_version: V3 }"));
+	BAD("leds api_type GRPC",
+	    WANT({ "leds-config-source", E, P_API ".api_type", "api_type GRPC cannot fetch a LEDS collection (envoy takes "
+		   "DELTA_GRPC, AGGREGATED_GRPC or AGGREGATED_DELTA_GRPC, or ads)" }),
+	    LEDS("api_config_source { api_type: GRPC transport_api_version: V3 }"));
+	BAD("leds api_type REST",
+	    WANT({ "leds-config-source", E, P_API ".api_type", "api_type REST cannot fetch a LEDS collection (envoy takes "
+		   "DELTA_GRPC, AGGREGATED_GRPC or AGGREGATED_DELTA_GRPC, or ads)" }),
+	    LEDS("api_config_source { api_type: REST transport_api_version: V3 }"));
 
 	BAD("request_timeout 0s",
 	    WANT({ "duration-range", E, P_API ".request_timeout",
@@ -411,10 +434,12 @@ static void test_pgv_config_source(void)
 
 	BAD("self transport_api_version 9",
 	    WANT({ "enum-defined", E, P_CS ".self.transport_api_version",
-		   "transport_api_version 9 is not a defined value (AUTO(0), V2(1), V3(2))" }),
+		   "transport_api_version 9 is not a defined value (AUTO(0), V2(1), V3(2))" },
+		 NOT_LEDS("self", "self")),
 	    LEDS("self { transport_api_version: 9 }"));
 	BAD("self transport_api_version V2",
-	    WANT({ "deprecated-enum", W, P_CS ".self.transport_api_version", "transport_api_version V2 is deprecated" }),
+	    WANT({ "deprecated-enum", W, P_CS ".self.transport_api_version", "transport_api_version V2 is deprecated" },
+		 NOT_LEDS("self", "self")),
 	    LEDS("self { transport_api_version: V2 }"));
 
 	BAD("fill_rate 0",
@@ -600,20 +625,31 @@ static void test_semantic(void)
 	    WANT({ "leds-with-endpoints", E, "endpoints[0].lb_endpoints",
 		   "locality has both leds_cluster_locality_config and 1 lb_endpoints (envoy rejects the assignment)" }),
 	    CLA(LB(GOOD) " leds_cluster_locality_config { leds_config { ads { } } "
-			 "leds_collection_name: \"xdstp://a/t/b/*\" }"));
+			 "leds_collection_name: \"xdstp://a/envoy.config.endpoint.v3.LbEndpoint/b/*\" }"));
 	BAD("leds without config source",
 	    WANT({ "leds-config-required", E, "endpoints[0].leds_cluster_locality_config.leds_config",
 		   "leds_config is not set (envoy needs a config source to fetch the endpoints)" }),
-	    CLA("leds_cluster_locality_config { leds_collection_name: \"xdstp://a/t/b/*\" }"));
+	    CLA("leds_cluster_locality_config { leds_collection_name: \"xdstp://a/envoy.config.endpoint.v3.LbEndpoint/b/*\" }"));
 	BAD("leds collection not xdstp",
 	    WANT({ "leds-collection-name", E, "endpoints[0].leds_cluster_locality_config.leds_collection_name",
 		   "leds_collection_name \"xdstp:/a/t/*\" is not an xdstp:// URL" }),
 	    CLA("leds_cluster_locality_config { leds_config { ads { } } leds_collection_name: \"xdstp:/a/t/*\" }"));
 	BAD("leds collection not a glob",
 	    WANT({ "leds-collection-glob", W, "endpoints[0].leds_cluster_locality_config.leds_collection_name",
-		   "leds_collection_name \"xdstp://a/t/b\" is not a glob collection ending in /* (the only kind envoy supports)" }),
-	    CLA("leds_cluster_locality_config { leds_config { ads { } } leds_collection_name: \"xdstp://a/t/b\" }"));
-	OK("leds shortest glob", CLA("leds_cluster_locality_config { leds_config { ads { } } leds_collection_name: \"xdstp:///*\" }"));
+		   "leds_collection_name \"xdstp://a/envoy.config.endpoint.v3.LbEndpoint/b\" is not a glob collection ending in /* (the only kind envoy supports)" }),
+	    CLA("leds_cluster_locality_config { leds_config { ads { } } leds_collection_name: \"xdstp://a/envoy.config.endpoint.v3.LbEndpoint/b\" }"));
+	OK("leds shortest glob",
+	   CLA("leds_cluster_locality_config { leds_config { ads { } } leds_collection_name: \"xdstp:///envoy.config.endpoint.v3.LbEndpoint/*\" }"));
+	BAD("leds collection of another type",
+	    WANT({ "leds-collection-name", E, "endpoints[0].leds_cluster_locality_config.leds_collection_name",
+		   "leds_collection_name \"xdstp://a/envoy.config.endpoint.v3.LbEndpoint.X/b/*\" does not name the resource type envoy.config.endpoint.v3.LbEndpoint "
+		   "(xdstp://AUTHORITY/envoy.config.endpoint.v3.LbEndpoint/ID/*)" }),
+	    CLA("leds_cluster_locality_config { leds_config { ads { } } leds_collection_name: \"xdstp://a/envoy.config.endpoint.v3.LbEndpoint.X/b/*\" }"));
+	BAD("leds collection without a type",
+	    WANT({ "leds-collection-name", E, "endpoints[0].leds_cluster_locality_config.leds_collection_name",
+		   "leds_collection_name \"xdstp://a\" does not name the resource type envoy.config.endpoint.v3.LbEndpoint "
+		   "(xdstp://AUTHORITY/envoy.config.endpoint.v3.LbEndpoint/ID/*)" }),
+	    CLA("leds_cluster_locality_config { leds_config { ads { } } leds_collection_name: \"xdstp://a\" }"));
 
 	/* E4, E5: drops */
 	BAD("two drop_overloads",
