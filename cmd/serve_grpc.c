@@ -508,6 +508,11 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 		/* gRPC sets SO_REUSEPORT by default: a second server on the same
 		 * port would start silently and share the traffic. */
 		{ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0 },
+		/* gRPC 1.51 inflates a compressed message whole and only then
+		 * compares it with max_message: a few MB of gzip can make GBs.
+		 * Identity only; Envoy Gateway does not compress. */
+		{ .type = GRPC_ARG_INTEGER, .key = GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
+		  .value.integer = 1 << GRPC_COMPRESS_NONE },
 		{ .type = GRPC_ARG_POINTER, .key = GRPC_ARG_RESOURCE_QUOTA,
 		  .value.pointer = { .p = quota, .vtable = grpc_resource_quota_arg_vtable() } },
 	};

@@ -280,6 +280,25 @@ call() {
 	assert_output --partial 'bad --max-message-size "3G"'
 }
 
+@test "compressed requests are refused (UNIMPLEMENTED) before they are inflated; the server keeps serving" {
+	start_server --listen 127.0.0.1:0 -f "$RULES" --max-message-size 1M
+	# 64 MiB of zeros after the request: about 64 KiB gzipped
+	/usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(open(sys.argv[1], "rb").read() + b"\x12\x86\x80\x80\x20\xc2\x3e\x80\x80\x80\x20" + bytes(64 << 20))' \
+		"$BATS_FILE_TMPDIR/ep.req" >"$BATS_TEST_TMPDIR/bomb"
+	local c
+	for c in gzip deflate; do
+		call --compress $c "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_TEST_TMPDIR/bomb"
+		assert_output "UNIMPLEMENTED: Compression algorithm '$c' is disabled."
+		call --compress $c "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+		assert_output "UNIMPLEMENTED: Compression algorithm '$c' is disabled."
+	done
+	local rss
+	rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+	[ "$rss" -lt 65536 ] || { echo "peak RSS $rss kB"; return 1; }
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9]'
+}
+
 @test "rules that fail, rename the cluster or leave an invalid CLA give FAILED_PRECONDITION; warnings pass" {
 	local r=$BATS_TEST_TMPDIR/r.edsmod
 	printf 'region =~ "backend/1$" { set address = "api.example.com" }\n' >"$r"

@@ -8,7 +8,8 @@ $EG_PY, see serve.bats).  The EG request/response envelopes are written
 by hand with the wire helpers below: their field numbers are the contract
 under test (see ../shared/docs/envoy-gateway.md).
 
-  eg.py call [--ca F] [--cert F --key F] [--name H] [--timeout S] TARGET METHOD REQ OUT...
+  eg.py call [--ca F] [--cert F --key F] [--name H] [--timeout S] [--compress gzip|deflate]
+              TARGET METHOD REQ OUT...
       prints "OK <n> bytes" or "<CODE>: <details>"; writes the reply to OUT
       (more REQ OUT pairs: more calls, in order, on the same channel)
   eg.py endpoints-req CLA.bin OUT           PostEndpointsModifyRequest
@@ -156,7 +157,8 @@ def call(argv):
     """call [opts] TARGET METHOD REQ OUT [REQ OUT]...: the calls in order on
     one channel, a line each."""
     import grpc
-    opts = {"--ca": None, "--cert": None, "--key": None, "--name": None, "--timeout": "10"}
+    opts = {"--ca": None, "--cert": None, "--key": None, "--name": None, "--timeout": "10",
+            "--compress": None}
     while argv and argv[0] in opts:
         opts[argv[0]] = argv[1]
         argv = argv[2:]
@@ -175,10 +177,11 @@ def call(argv):
     else:
         ch = grpc.insecure_channel(target, options=chopts)
     fn = ch.unary_unary(method)
+    comp = {None: None, "gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}[opts["--compress"]]
     try:
         for req, out in zip(pairs[0::2], pairs[1::2]):
             try:
-                reply = fn(rd(req), timeout=float(opts["--timeout"]))
+                reply = fn(rd(req), timeout=float(opts["--timeout"]), compression=comp)
             except grpc.RpcError as e:
                 print("%s: %s" % (e.code().name, e.details()))
                 continue
