@@ -20,7 +20,8 @@
  * EDSMOD_SERVE_TEST_DELAY_MS=N (for tests) holds every call N ms so a test
  * can signal the server while a call is in flight;
  * EDSMOD_SERVE_TEST_SEND_TIMEOUT_MS=N cancels a reply its client has not
- * read after N ms instead of 30 s (testdata/abuse.bats).
+ * read after N ms instead of 30 s (testdata/abuse.bats);
+ * EDSMOD_SERVE_TEST_GRACE_MS=N gives a drain N ms instead of 10 s.
  *
  * No gRPC call here: the transport is serve_grpc.c.  Threads: the main
  * thread waits for signals (SIGHUP reloads the -f files, SIGTERM/SIGINT
@@ -1067,6 +1068,7 @@ int main(int argc, char **argv)
 	if (delay)
 		test_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 	const char *send_timeout = getenv("EDSMOD_SERVE_TEST_SEND_TIMEOUT_MS");
+	const char *grace = getenv("EDSMOD_SERVE_TEST_GRACE_MS");
 	serve_limits.max_input = (size_t)max_msg;
 
 	/* Blocked before gRPC starts its threads (they inherit the mask), so the
@@ -1160,7 +1162,7 @@ int main(int argc, char **argv)
 		logmsg(SERVE_LOG_INFO, "SIGHUP: reloaded %zu rule%s%s%s", gen_rule_count(ng),
 		      gen_rule_count(ng) == 1 ? "" : "s", ng->sources[0] ? " from " : "", ng->sources);
 	}
-	serve_grpc_stop(srv, DRAIN_GRACE_MS);
+	serve_grpc_stop(srv, grace ? (unsigned)strtoul(grace, NULL, 10) : DRAIN_GRACE_MS);
 	log_flush(true);
 	gen_log_cache(gen_cur, "the");
 	logmsg(SERVE_LOG_INFO, "stopped");

@@ -54,6 +54,9 @@
 #define SLOTS_PER_METHOD 64
 #define SEND_TIMEOUT_MS 30000
 #define CANCEL_SCAN_MS 250
+/* How long a stop reads the requests already on their way before the
+ * shutdown refuses new calls. */
+#define DRAIN_READ_MS 200
 
 enum slot_state { SLOT_IDLE = 0, SLOT_WAIT, SLOT_BUSY, SLOT_SEND };
 
@@ -98,6 +101,8 @@ struct serve_grpc {
 	size_t *waiting;      /* per method, the catch-all first: its slots in WAIT */
 	gpr_timespec next_scan;
 	atomic_bool stopping;
+	bool draining; /* stopping soon: every idle slot is posted (under lock) */
+	bool cq_closed; /* cq shut down: no batch may start on it (under lock) */
 	bool started;
 };
 
@@ -322,7 +327,7 @@ static void slot_answer(struct worker *w, struct slot *sl)
 
 	if (sl->method >= 0) {
 		call.path = cfg->methods[sl->method];
-		/* The reader decompresses a compressed request. */
+		/* (never compressed: the channel allows identity only) */
 		if (sl->payload && grpc_byte_buffer_reader_init(&r, sl->payload)) {
 			reading = true;
 			call.req = request_bytes(w, &r, &call.len);
@@ -367,7 +372,9 @@ static void slot_answer(struct worker *w, struct slot *sl)
 	sl->timed_out = false;
 	sl->send_by = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(send_timeout_ms(cfg),
 										    GPR_TIMESPAN));
-	if (grpc_call_start_batch(sl->call, ops, nops, sl, NULL) != GRPC_CALL_OK) {
+	/* A handler that outlived the stop's grace period: its call was
+	 * cancelled and the queue is closed, where a batch would abort. */
+	if (w->s->cq_closed || grpc_call_start_batch(sl->call, ops, nops, sl, NULL) != GRPC_CALL_OK) {
 		slot_release(sl);
 		method_refill(w->s, sl->method);
 	}
@@ -379,7 +386,10 @@ static void slot_answer(struct worker *w, struct slot *sl)
 static void method_refill(struct serve_grpc *s, int method)
 {
 	struct slot *first = &s->slots[(size_t)(method + 1) * s->per_method];
-	const size_t *waiting = &s->waiting[method + 1], want = (size_t)POSTED_PER_METHOD * s->nworkers;
+	const size_t *waiting = &s->waiting[method + 1];
+	size_t want = s->draining ? s->per_method : (size_t)POSTED_PER_METHOD * s->nworkers;
+	if (s->cq_closed)
+		return;
 	for (size_t i = 0; i < s->per_method && *waiting < want; i++) {
 		if (first[i].state != SLOT_IDLE)
 			continue;
@@ -604,6 +614,21 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 {
 	int tag;
+	if (s->started) {
+		/* Requests clients sent before the stop are served.  While every
+		 * worker runs a handler no thread reads the connections, and once
+		 * the shutdown has begun gRPC cancels the calls it reads (or holds
+		 * unmatched): first post every idle slot, and read for a moment. */
+		pthread_mutex_lock(&s->lock);
+		s->draining = true;
+		for (int m = -1; m < (int)s->cfg->nmethods; m++)
+			method_refill(s, m);
+		pthread_mutex_unlock(&s->lock);
+		grpc_completion_queue_next(s->shutdown_cq,
+					   gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+							gpr_time_from_millis(DRAIN_READ_MS, GPR_TIMESPAN)),
+					   NULL);
+	}
 	atomic_store(&s->stopping, true);
 	if (s->started) {
 		grpc_server_shutdown_and_notify(s->server, s->shutdown_cq, &tag);
@@ -618,7 +643,10 @@ void serve_grpc_stop(struct serve_grpc *s, unsigned grace_ms)
 			grpc_completion_queue_next(s->shutdown_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		}
 	}
+	pthread_mutex_lock(&s->lock);
+	s->cq_closed = true;
 	grpc_completion_queue_shutdown(s->cq);
+	pthread_mutex_unlock(&s->lock);
 	bool polled = false;
 	for (unsigned i = 0; i < s->nworkers; i++)
 		if (s->workers[i].started) {

@@ -522,12 +522,59 @@ cached_marks() {
 	wait_log 'holding the call'
 	kill -TERM "$SERVER_PID"
 	wait_log 'draining in-flight calls'
-	# No new calls while draining.
+	# No new calls while draining, once the requests already sent are read
+	# (a moment, DRAIN_READ_MS in serve_grpc.c).
+	sleep 0.5
 	call --timeout 1 "127.0.0.1:$PORT" /grpc.health.v1.Health/Check "$BATS_FILE_TMPDIR/health.req"
 	assert_output --regexp '^(UNAVAILABLE|DEADLINE_EXCEEDED)'
 	wait "$client"
 	run cat "$BATS_TEST_TMPDIR/client.out"
 	assert_output --regexp '^OK [1-9]'
+	local rc=0
+	wait "$SERVER_PID" || rc=$?
+	SERVER_PID=
+	[ "$rc" = 0 ]
+	run tail -1 "$LOG"
+	assert_output --partial 'info: stopped'
+}
+
+@test "SIGTERM serves the calls clients had sent, also those no busy worker had read yet" {
+	EDSMOD_SERVE_TEST_DELAY_MS=700 start_server --listen 127.0.0.1:0 --threads 1 -f "$RULES"
+	local k pids=()
+	eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req" \
+		"$BATS_TEST_TMPDIR/reply0" >"$BATS_TEST_TMPDIR/client0.out" &
+	pids+=($!)
+	wait_log 'holding the call'
+	# The one worker holds the first call; two more are sent meanwhile.
+	for k in 1 2; do
+		eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req" \
+			"$BATS_TEST_TMPDIR/reply$k" >"$BATS_TEST_TMPDIR/client$k.out" &
+		pids+=($!)
+	done
+	sleep 0.3
+	kill -TERM "$SERVER_PID"
+	for k in 0 1 2; do
+		wait "${pids[$k]}"
+		run cat "$BATS_TEST_TMPDIR/client$k.out"
+		assert_output --regexp '^OK [1-9]'
+	done
+	local rc=0
+	wait "$SERVER_PID" || rc=$?
+	SERVER_PID=
+	[ "$rc" = 0 ]
+}
+
+@test "a call that outlives the drain's grace period is cancelled; the server still exits 0" {
+	EDSMOD_SERVE_TEST_GRACE_MS=300 EDSMOD_SERVE_TEST_DELAY_MS=1500 \
+		start_server --listen 127.0.0.1:0 --threads 1 -f "$RULES"
+	eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req" \
+		"$BATS_TEST_TMPDIR/reply" >"$BATS_TEST_TMPDIR/client.out" &
+	local client=$!
+	wait_log 'holding the call'
+	kill -TERM "$SERVER_PID"
+	wait "$client"
+	run cat "$BATS_TEST_TMPDIR/client.out"
+	assert_output --regexp '^(UNAVAILABLE|CANCELLED)'
 	local rc=0
 	wait "$SERVER_PID" || rc=$?
 	SERVER_PID=
