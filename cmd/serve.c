@@ -16,7 +16,8 @@
  * fails, renames the cluster or leaves an invalid CLA -> FAILED_PRECONDITION
  * (the request was fine; this server's rules cannot handle it), naming the
  * cluster, the rule and the finding.  The inline CLA of a STRICT_DNS or
- * LOGICAL_DNS cluster names hosts, so its ip-literal findings are no error.
+ * LOGICAL_DNS cluster (or of the DNS cluster extension) names hosts, so its
+ * ip-literal findings are no error.
  * EDSMOD_SERVE_TEST_DELAY_MS=N (for tests) holds every call N ms so a test
  * can signal the server while a call is in flight;
  * EDSMOD_SERVE_TEST_SEND_TIMEOUT_MS=N cancels a reply its client has not
@@ -617,6 +618,32 @@ static void handle_endpoints(struct worker *w, const struct serve_call *c, struc
 	reply_buf(w, r);
 }
 
+/* Whether a Cluster.cluster_type (CustomClusterType: 1 name, 2 typed_config
+ * Any, whose 1 is type_url) is Envoy's DNS cluster extension. */
+static bool dns_extension(const uint8_t *p, size_t n, unsigned depth)
+{
+	static const char url[] = "/envoy.extensions.clusters.dns.v3.DnsCluster";
+	static const char *const names[] = { "envoy.cluster.dns", "envoy.cluster.strict_dns",
+					     "envoy.cluster.logical_dns" };
+	struct eds_wire_field f, g;
+	size_t off = 0, o2;
+	const char *why;
+	while (eds_wire_next(p, n, &off, &f, depth, &why) > 0) {
+		const char *v = (const char *)p + f.vstart;
+		size_t len = f.vend - f.vstart;
+		if (f.wt != 2)
+			continue;
+		for (size_t i = 0; f.num == 1 && i < sizeof names / sizeof names[0]; i++)
+			if (len == strlen(names[i]) && memcmp(v, names[i], len) == 0)
+				return true;
+		for (o2 = 0; f.num == 2 && eds_wire_next((const uint8_t *)v, len, &o2, &g, depth, &why) > 0;)
+			if (g.num == 1 && g.wt == 2 && g.vend - g.vstart >= sizeof url - 1 &&
+			    memcmp(v + g.vend - (sizeof url - 1), url, sizeof url - 1) == 0)
+				return true;
+	}
+	return false;
+}
+
 /*
  * One envoy.config.cluster.v3.Cluster (p[0..n), at byte base of the
  * request): append it to w->out as field out_num, with field 33 replaced
@@ -641,6 +668,8 @@ static int splice_cluster(struct worker *w, const uint8_t *p, size_t n, size_t b
 			name_len = f.vend - f.vstart;
 		} else if (f.num == 2 && f.wt == 0 && get_varint(p + f.vstart, f.vend - f.vstart, &v)) {
 			dns = v == 1 || v == 2; /* Cluster.type STRICT_DNS, LOGICAL_DNS */
+		} else if (f.num == 38 && f.wt == 2) { /* cluster_type, in type's oneof */
+			dns = dns_extension(p + f.vstart, f.vend - f.vstart, w->lim.max_depth);
 		} else if (f.num == 33 && f.wt == 2) { /* (another wire type: an unknown field) */
 			if (!n33++)
 				first33 = f;

@@ -163,7 +163,7 @@ call() {
 	cmp "$BATS_FILE_TMPDIR/plain-cluster.bin" "$BATS_TEST_TMPDIR/cluster.0"
 }
 
-@test "PostClusterModify: a STRICT_DNS cluster's host names pass validation (EDS would refuse them)" {
+@test "PostClusterModify: host names in a STRICT_DNS cluster, or one of the DNS cluster extension, pass validation (EDS would refuse them)" {
 	eg dnsify "$BATS_FILE_TMPDIR/cla.bin" "$BATS_TEST_TMPDIR/dns.bin"
 	eg cluster "$BATS_TEST_TMPDIR/dns.bin" "$BATS_TEST_TMPDIR/dns-cluster.bin"
 	eg cluster-req "$BATS_TEST_TMPDIR/dns-cluster.bin" "$BATS_TEST_TMPDIR/dns-cluster.req"
@@ -177,6 +177,15 @@ call() {
 	assert_output "stamped 3 endpoints"
 	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_TEST_TMPDIR/dns.req"
 	assert_output --regexp '^FAILED_PRECONDITION: .*\[ip-literal\] \(and 2 more errors\)$'
+	# A DNS cluster declared as the extension (cluster_type, DnsCluster) too.
+	eg cluster --dns-extension "$BATS_TEST_TMPDIR/dns.bin" "$BATS_TEST_TMPDIR/ext-cluster.bin"
+	eg cluster-req "$BATS_TEST_TMPDIR/ext-cluster.bin" "$BATS_TEST_TMPDIR/ext-cluster.req"
+	call "127.0.0.1:$PORT" "$M/PostClusterModify" "$BATS_TEST_TMPDIR/ext-cluster.req"
+	assert_output --regexp '^OK [1-9]'
+	eg payloads "$R" 1 "$BATS_TEST_TMPDIR/ext"
+	eg cla-of-cluster "$BATS_TEST_TMPDIR/ext.0" "$BATS_TEST_TMPDIR/ext-cla"
+	run eg stamped "$BATS_TEST_TMPDIR/dns.bin" "$BATS_TEST_TMPDIR/ext-cla"
+	assert_output "stamped 3 endpoints"
 }
 
 @test "PostClusterModify, PostTranslateModify: unknown groups, and fields sent with another wire type, pass as protobuf reads them" {

@@ -15,7 +15,10 @@ under test (see ../shared/docs/envoy-gateway.md).
   eg.py endpoints-req CLA.bin OUT           PostEndpointsModifyRequest
   eg.py context-field REQ K OUT             REQ + field 2 { 1000: fixed64 K }: the
                                             same request to EG, other bytes
-  eg.py cluster CLA.bin OUT                 a real Cluster inlining CLA.bin
+  eg.py cluster [--dns-extension] CLA.bin OUT
+                                            a real STRICT_DNS Cluster inlining
+                                            CLA.bin (or one of the DnsCluster
+                                            extension, cluster_type)
   eg.py cluster-req CLUSTER.bin OUT         PostClusterModifyRequest
   eg.py translate-req OUT CLUSTER.bin...    PostTranslateModifyRequest with
                                             a secret, a listener and a route
@@ -125,8 +128,10 @@ def cluster_class():
     return cluster_pb2.Cluster
 
 
-def make_cluster(cla_bytes):
-    """A STRICT_DNS cluster as EG writes one, with fields on both sides of 33."""
+def make_cluster(cla_bytes, dns_extension=False):
+    """A STRICT_DNS cluster as EG writes one, with fields on both sides of 33;
+    dns_extension: the DNS cluster as an extension (cluster_type, field 38,
+    envoy.extensions.clusters.dns.v3.DnsCluster) instead of type STRICT_DNS."""
     from google.protobuf import any_pb2
     Cluster = cluster_class()
     cla = cla_class()()
@@ -147,6 +152,10 @@ def make_cluster(cla_bytes):
         any_pb2.Any(type_url="type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
                     value=b"\x1a\x00"))
     c.preconnect_policy.per_upstream_preconnect_ratio.value = 1.5
+    if dns_extension:
+        c.cluster_type.name = "envoy.cluster.dns"
+        c.cluster_type.typed_config.type_url = "type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster"
+        assert not c.HasField("type")
     # An unknown field (a newer Envoy's), which must survive untouched.
     return c.SerializeToString() + field(999, b"future field")
 
@@ -204,7 +213,9 @@ def main(argv):
         # Repeated message fields merge: an unknown field in the context.
         wr(args[2], rd(args[0]) + field(2, varint(1000 << 3 | 1) + int(args[1]).to_bytes(8, "little")))
     elif cmd == "cluster":
-        wr(args[1], make_cluster(rd(args[0])))
+        ext = args[0] == "--dns-extension"
+        args = args[1:] if ext else args
+        wr(args[1], make_cluster(rd(args[0]), ext))
     elif cmd == "odd-cluster":
         # What any protobuf parser reads as unknown fields: field 33 sent as
         # a varint first, then an unknown group (with a group nested in it)
