@@ -547,7 +547,7 @@ static int run_cla(struct worker *w, ProtobufCMessage *msg, const struct eds_src
 		if (nerr > 1)
 			snprintf(more, sizeof more, " (and %zu more error%s)", nerr - 1, nerr > 2 ? "s" : "");
 		fail(w, r, SERVE_FAILED_PRECONDITION,
-		     "cluster \"%s\": the rules (%s) made the ClusterLoadAssignment invalid: %s%s%s%s%s%s",
+		     "cluster \"%s\": the rules (%s) left the ClusterLoadAssignment invalid: %s%s%s%s%s%s",
 		     name, g->sources, f->path[0] ? f->path : "", f->path[0] ? ": " : "", f->msg,
 		     f->id ? " [" : "", f->id ? f->id : "", f->id ? "]" : "");
 		if (more[0]) {

@@ -313,7 +313,7 @@ call() {
 	printf 'region =~ "backend/1$" { set address = "api.example.com" }\n' >"$r"
 	start_server --listen 127.0.0.1:0 -f "$r"
 	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
-	assert_output "FAILED_PRECONDITION: cluster \"httproute/default/chat/rule/0\": the rules ($r) made the ClusterLoadAssignment invalid: endpoints[1].lb_endpoints[0].endpoint.address.socket_address.address: address \"api.example.com\" is not an IP address (set resolver_name, or use a STRICT_DNS or LOGICAL_DNS cluster for host names) [ip-literal]"
+	assert_output "FAILED_PRECONDITION: cluster \"httproute/default/chat/rule/0\": the rules ($r) left the ClusterLoadAssignment invalid: endpoints[1].lb_endpoints[0].endpoint.address.socket_address.address: address \"api.example.com\" is not an IP address (set resolver_name, or use a STRICT_DNS or LOGICAL_DNS cluster for host names) [ip-literal]"
 	run grep -c 'warning: PostEndpointsModify cluster="httproute/default/chat/rule/0" endpoints=3 status=FAILED_PRECONDITION' "$LOG"
 	assert_output 1
 	# In a STRICT_DNS cluster's inline CLA host names are what Envoy expects.
