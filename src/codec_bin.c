@@ -17,9 +17,10 @@
  *
  * Encoding is one pass that writes backwards (as upb does), so that each
  * sub-message's length is known when its tag is written and no size is
- * computed ahead.  The bytes are exactly those of protobuf_c_message_pack
+ * computed ahead.  The bytes are those of protobuf_c_message_pack
  * (field-number order, unknown fields last, protobuf-c's idea of which
- * proto3 fields are set).
+ * proto3 fields are set) but for a proto3 float or double holding -0.0,
+ * which protobuf-c leaves out and protoc, Go and python write.
  */
 #include <inttypes.h>
 #include <pthread.h>
