@@ -1221,7 +1221,7 @@ static void test_numbers(void)
 		uint8_t want[5] = { 0x0d };
 		memcpy(want + 1, &floats[i].bits, 4);
 		size_t wlen = floats[i].bits ? 5 : 0;
-		CHECK(v && v->len == wlen && memcmp(v->data, want, wlen) == 0, "float %s: rc %d, %zu bytes (%s)",
+		CHECK(v && v->len == wlen && (!wlen || memcmp(v->data, want, wlen) == 0), "float %s: rc %d, %zu bytes (%s)",
 		      floats[i].in, rc, v ? v->len : 0, rc ? d.msg : "");
 	}
 }
