@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -39,7 +40,7 @@ enum rule_kind {
 	R_BYTES_MAX_LEN,   /* bytes.max_len */
 	R_U32_LTE,         /* uint32.lte (on a UInt32Value: only when present) */
 	R_U32_GTE,         /* uint32.gte, and uint32.gt as gte arg+1 */
-	R_DOUBLE_GT,       /* double.gt on a DoubleValue, when present */
+	R_DOUBLE_GT,       /* double.gt on a DoubleValue, when present; and finite (Envoy) */
 	R_ENUM_DEFINED,    /* enum.defined_only */
 	R_ONEOF_REQUIRED,  /* (validate.required) on the oneof holding field */
 	R_MAP_KEY_MIN_LEN, /* map.keys.string.min_len */
@@ -563,9 +564,11 @@ static void apply(struct ctx *c, const ProtobufCMessage *m, const struct rule *r
 	}
 	case R_DOUBLE_GT: {
 		const Google__Protobuf__DoubleValue *w = *(Google__Protobuf__DoubleValue *const *)p;
-		if (w && !(w->value > (double)r->arg))
-			emit(c, r->sev, r->id, f->name, "%s %g is out of range (must be greater than %" PRId64 ")",
-			     f->name, w->value, r->arg);
+		/* Envoy also refuses an infinite fill_rate (parseRateLimitSettings). */
+		if (w && (!(w->value > (double)r->arg) || isinf(w->value)))
+			emit(c, r->sev, r->id, f->name,
+			     "%s %g is out of range (must be finite and greater than %" PRId64 ")", f->name,
+			     w->value, r->arg);
 		break;
 	}
 	case R_ENUM_DEFINED: {

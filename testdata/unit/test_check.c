@@ -444,13 +444,18 @@ static void test_pgv_config_source(void)
 
 	BAD("fill_rate 0",
 	    WANT({ "fill-rate", E, P_API ".rate_limit_settings.fill_rate",
-		   "fill_rate 0 is out of range (must be greater than 0)" }),
+		   "fill_rate 0 is out of range (must be finite and greater than 0)" }),
 	    API("rate_limit_settings { fill_rate { } }"));
 	BAD("fill_rate nan",
 	    WANT({ "fill-rate", E, P_API ".rate_limit_settings.fill_rate",
-		   "fill_rate nan is out of range (must be greater than 0)" }),
+		   "fill_rate nan is out of range (must be finite and greater than 0)" }),
 	    API("rate_limit_settings { fill_rate { value: nan } }"));
+	BAD("fill_rate inf",
+	    WANT({ "fill-rate", E, P_API ".rate_limit_settings.fill_rate",
+		   "fill_rate inf is out of range (must be finite and greater than 0)" }),
+	    API("rate_limit_settings { fill_rate { value: inf } }"));
 	OK("fill_rate 1e-300", API("rate_limit_settings { fill_rate { value: 1e-300 } }"));
+	OK("fill_rate 1.7976931348623157e308", API("rate_limit_settings { fill_rate { value: 1.7976931348623157e308 } }"));
 	OK("fill_rate absent", API("rate_limit_settings { max_tokens { } }"));
 
 	BAD("typed extension name empty",
