@@ -367,8 +367,11 @@ static int exec_locality(struct driver *dv, const struct eds_unit *u, size_t li,
 	r->li = li;
 	r->ep = NULL;
 	*end = to;
-	if (u->scope == EDS_LV_LOC)
-		return exec_target(dv, u, NULL, false);
+	if (u->scope == EDS_LV_LOC) {
+		rc = exec_target(dv, u, NULL, false);
+		*end = loc->n_lb_endpoints; /* (the rules may have removed or added some) */
+		return rc;
+	}
 	const struct eds_ix_slot *sl = NULL;
 	bool fixed = u->indexed && u->key_level < EDS_LV_EP;
 	if (fixed && (rc = key_slot(dv, u, &sl)))
@@ -386,6 +389,15 @@ static int exec_locality(struct driver *dv, const struct eds_unit *u, size_t li,
 			continue;
 		}
 		rc = exec_target(dv, u, sl, fixed);
+		if (!rc && (loc->lb_endpoints != arr || loc->n_lb_endpoints != to)) {
+			/* The endpoints already seen were moved down in place: an
+			 * edit of the list itself cannot be merged with that, nor
+			 * skipped (--skip-errors) */
+			*end = loc->n_lb_endpoints;
+			return eds_run_fail(r, r->rule->span,
+					    "an endpoint rule may not add or remove elements of the endpoint list "
+					    "it runs over (locality.lb_endpoints); use drop, or a locality rule");
+		}
 		if (rc) {
 			if (!(dv->skip && rc == EDS_E_RUNTIME)) {
 				/* keep the array consistent for whoever looks at it */
