@@ -1289,7 +1289,8 @@ static void del_virt(struct eds_run *r, const struct eds_bpath *bp)
 	touch_address(r);
 	Envoy__Config__Core__V3__SocketAddress *sa = sock_of(ep);
 	if (bp->virt == EDS_VIRT_PORT) {
-		if (sa && sa->port_specifier_case != ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER__NOT_SET) {
+		/* port is port_value: a named_port stays ("null for named ports") */
+		if (sa && sa->port_specifier_case == ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER_PORT_VALUE) {
 			sa->port_specifier_case = ENVOY__CONFIG__CORE__V3__SOCKET_ADDRESS__PORT_SPECIFIER__NOT_SET;
 			sa->port_value = 0;
 			mark(r);
