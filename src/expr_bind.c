@@ -782,6 +782,17 @@ static struct eds_bpath *bind_path(struct binder *b, struct eds_node *n)
 	if (out)
 		out->depth = path_depth(out);
 	free(pb.steps);
+	/* A map key or Struct key in the path is a string the rules may write. */
+	for (size_t i = 0; out && i < out->nsteps; i++) {
+		const struct eds_step *s = &out->steps[i];
+		if ((s->kind == EDS_ST_MAP || s->kind == EDS_ST_SKEY) && s->klen > b->p->lim.max_string) {
+			eds_expr_limit(b->errs, b->dsrc, n->span.start, n->span.end,
+				       "key of %zu bytes in a path, more than the limit of %zu (--max-string)",
+				       s->klen, b->p->lim.max_string);
+			b->failed = true;
+			break;
+		}
+	}
 	return out;
 }
 
@@ -1169,6 +1180,7 @@ static void bind_node(struct binder *b, struct eds_node *n)
 	}
 	case EDS_N_IN_LIST: {
 		bind_node(b, n->lhs);
+		bind_literal(b, n->rhs);
 		struct eds_node *l = n->lhs;
 		if (l->kind == EDS_N_PATH && l->path && l->path->is_enum) {
 			const Google__Protobuf__ListValue *lv = n->rhs->val.p;
