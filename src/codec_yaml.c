@@ -1591,8 +1591,10 @@ int eds_yaml_detect(const char *s, size_t n)
 			return 1; /* "key:" and the value on the next lines */
 		if (strchr("|>&*!", p[m]))
 			return 1;
-		if (p[m] == '{' || p[m] == '<' || p[m] == '[')
+		if (p[m] == '<')
 			return -1;
+		/* "key: [...]" and "key: {...}" are text format and YAML alike:
+		 * undecided (text is tried first, then YAML) */
 	}
 	return 0;
 }
