@@ -600,7 +600,7 @@ static int jw_discovery(struct run *r, size_t at)
 			struct jm e[] = { { "@type" }, { "resource" } };
 			if ((rc = jmembers(r, vs, e, 2)))
 				return rc;
-			delta = !e[0].found && e[1].found;
+			delta = !e[0].found; /* (a heartbeat Resource has no resource either) */
 		}
 	}
 	r->cdesc = delta ? D_DELTA : D_DR;
@@ -1292,7 +1292,8 @@ static enum eds_container bdetect(struct run *r)
 	const uint8_t *p = (const uint8_t *)r->src->text;
 	size_t n = r->src->len, i = 0;
 	struct eds_wire_field f;
-	bool ok, url4 = false, any1 = false, any2 = false, res2 = false, static2 = false, dyn3 = false;
+	bool ok, url4 = false, any1 = false, any2 = false, res2 = false, static2 = false, dyn3 = false,
+	     f2 = false;
 	while (wnext(r, &i, n, &f, &ok)) {
 		if (f.wt != 2)
 			continue;
@@ -1300,6 +1301,7 @@ static enum eds_container bdetect(struct run *r)
 			url4 = true;
 		if (f.num == 1 && looks_any(p, f.vstart, f.vend))
 			any1 = true;
+		f2 |= f.num == 2;
 		if (f.num == 2 && looks_any(p, f.vstart, f.vend))
 			any2 = true;
 		if (f.num == 2 && has_any_field(r, f.vstart, f.vend, 2))
@@ -1314,7 +1316,9 @@ static enum eds_container bdetect(struct run *r)
 		return EDS_CONT_CONFIG_DUMP;
 	}
 	if (url4 || any2 || res2) {
-		r->cdesc = res2 && !any2 ? D_DELTA : D_DR;
+		/* Resources that are no Any: a delta response's (heartbeats
+		 * only, when none holds an Any either) */
+		r->cdesc = (res2 || f2) && !any2 ? D_DELTA : D_DR;
 		return EDS_CONT_DISCOVERY;
 	}
 	if (static2 || dyn3) {
