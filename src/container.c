@@ -489,9 +489,9 @@ typedef int jeach_fn(struct run *r, size_t vs, size_t ve, const char *place);
 
 static int jarray(struct run *r, const struct jm *m, const char *prefix, jeach_fn *each)
 {
-	if (!m->found)
-		return EDS_OK;
 	const char *s = r->w->text;
+	if (!m->found || s[m->vs] == 'n') /* (null: absent, in proto3 JSON) */
+		return EDS_OK;
 	if (s[m->vs] != '[')
 		return jfail(r, m->vs, m->ve, "expected an array for \"%s\", got %s", m->name, jkind(s[m->vs]));
 	size_t i = m->vs + 1, vs, ve;
@@ -516,8 +516,8 @@ static int jw_resource(struct run *r, size_t vs, size_t ve, const char *place)
 			     jkind(s[vs]));
 	struct jm m = { "resource" };
 	int rc = jmembers(r, vs, &m, 1);
-	if (rc || !m.found)
-		return rc; /* no resource: a heartbeat */
+	if (rc || !m.found || s[m.vs] == 'n')
+		return rc; /* no resource (or null): a heartbeat */
 	char p[200];
 	join(p, sizeof p, place, "resource");
 	return jw_cla(r, m.vs, m.ve, p, false);
@@ -544,7 +544,7 @@ static int jw_endpoint_config(struct run *r, size_t vs, size_t ve, const char *p
 		return jfail(r, vs, ve, "expected an object at %s, got %s", place, jkind(s[vs]));
 	struct jm m = { "endpoint_config" };
 	int rc = jmembers(r, vs, &m, 1);
-	if (rc || !m.found)
+	if (rc || !m.found || s[m.vs] == 'n')
 		return rc;
 	char p[200];
 	join(p, sizeof p, place, "endpoint_config");
@@ -1938,7 +1938,7 @@ int eds_container_run(const struct eds_src *src, const struct eds_container_opts
 		break;
 	case EDS_FMT_TEXT:
 		if ((rc = eds_text_decode(r.cdesc, src, arena, &r.lim, &r.cmsg, d)) == EDS_E_DECODE &&
-		    r.cdesc == D_DR && o->kind == EDS_CONT_AUTO) {
+		    r.cdesc == D_DR && (o->kind == EDS_CONT_AUTO || o->kind == EDS_CONT_DISCOVERY)) {
 			struct eds_diag first = *d;
 			eds_diag_clear(d);
 			if (eds_text_decode(D_DELTA, src, arena, &r.lim, &r.cmsg, d) == EDS_OK) {

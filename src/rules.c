@@ -378,7 +378,7 @@ static int exec_locality(struct driver *dv, const struct eds_unit *u, size_t li,
 		return rc;
 	if (fixed && !sl)
 		return EDS_OK; /* no rule of the unit matches this locality */
-	size_t w = from;
+	size_t w = from, n0 = loc->n_lb_endpoints;
 	LbEndpoint **arr = loc->lb_endpoints;
 	for (size_t ei = from; ei < to; ei++) {
 		r->ep = &arr[ei]->base;
@@ -389,7 +389,7 @@ static int exec_locality(struct driver *dv, const struct eds_unit *u, size_t li,
 			continue;
 		}
 		rc = exec_target(dv, u, sl, fixed);
-		if (!rc && (loc->lb_endpoints != arr || loc->n_lb_endpoints != to)) {
+		if (!rc && (loc->lb_endpoints != arr || loc->n_lb_endpoints != n0)) {
 			/* The endpoints already seen were moved down in place: an
 			 * edit of the list itself cannot be merged with that, nor
 			 * skipped (--skip-errors) */
