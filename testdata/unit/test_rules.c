@@ -294,6 +294,9 @@ static void test_compile_errors(void)
 	COMPILE_ERR("zone < true { drop }", "cannot compare a string with a boolean", 0, 11);
 	COMPILE_ERR("hostname { drop }", "a pattern needs a boolean, got a string", 0, 8);
 	COMPILE_ERR("port < null { drop }", "only == and != compare with null", 7, 4);
+	COMPILE_ERR("zone in [\"a\", 3] { drop }", "cannot compare a string with a number (element 1 of the list)", 8,
+		    8);
+	COMPILE_ERR("port in [\"80\"] { drop }", "cannot compare a number with a string (element 0 of the list)", 8, 6);
 	COMPILE_ERR("set lb_endpoint.endpoint.additional_addresses = 1",
 		    "cannot set repeated field \"additional_addresses\" as a whole; set one element, e.g. "
 		    "additional_addresses[0]",
