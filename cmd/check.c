@@ -77,6 +77,25 @@ static void gh_str(FILE *f, const char *s, int prop)
 	}
 }
 
+/* A message on one line: control characters (an assert's message may hold
+ * a newline) as C escapes. */
+static void line_str(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\r')
+			fputs("\\r", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
+
 /* site: the CLA the finding is about, when it sits in a container. */
 static void emit(enum out_format fmt, const char *file, const struct eds_site *site,
 		 const struct eds_diag *d, int *first)
@@ -98,7 +117,8 @@ static void emit(enum out_format fmt, const char *file, const struct eds_site *s
 			printf("%s: ", label);
 		if (d->path[0])
 			printf("%s: ", d->path);
-		printf("%s: %s", sev, d->msg);
+		printf("%s: ", sev);
+		line_str(stdout, d->msg);
 		if (d->id)
 			printf(" [%s]", d->id);
 		putchar('\n');

@@ -370,6 +370,10 @@ PY
 	at in.json 'endpoints[0].lb_endpoints[1]' 2 '        {' '{'
 	assert_line --index 0 --partial ': endpoints[0].lb_endpoints[0]: error: first endpoint [assert]'
 	assert_line --index 1 --partial ': endpoints[0].lb_endpoints[1]: error: endpoint has no backend name [assert]'
+	# A message with a newline or a tab stays one line of text (escaped).
+	run -1 --separate-stderr edsmod check -e 'assert address != "10.0.0.1", "two\nlines\tand a tab"' in.json
+	[ "${#lines[@]}" = 1 ]
+	assert_line --index 0 --partial ': endpoints[0].lb_endpoints[0]: error: two\nlines\tand a tab [assert]'
 }
 
 # ---- several files, stdin --------------------------------------------------
