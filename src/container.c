@@ -458,13 +458,13 @@ static int jw_list(struct run *r)
 	char place[64];
 	int rc;
 	if (r->stream) {
-		for (size_t k = 0; (i = eds_json_ws(s, n, i)) < n; k++) {
+		for (size_t k = 0; (i = eds_json_ws(s, n, i)) < n;) {
 			vs = i;
 			ve = i = tskip(s, n, i);
 			if (s[vs] == 'n')
 				continue; /* an empty YAML document (a null line in
-					   * the JSON Lines a YAML stream becomes) */
-			snprintf(place, sizeof place, "[%zu]", k);
+					   * the JSON Lines a YAML stream becomes): no element */
+			snprintf(place, sizeof place, "[%zu]", k++);
 			if ((rc = jw_cla(r, vs, ve, place, true)))
 				return rc;
 		}
@@ -1896,7 +1896,14 @@ int eds_container_run(const struct eds_src *src, const struct eds_container_opts
 					enum eds_container k;
 					int drc = jdetect(&r, &k);
 					if (drc && !r.validated) {
-						*d = first; /* a syntax error: the decoder's names its path */
+						/* A syntax error: the decoder's names its path,
+						 * unless it only met the second of several values
+						 * (JSON Lines) and the error is in a later one. */
+						if (d->loc == EDS_LOC_SPAN && first.loc == EDS_LOC_SPAN &&
+						    d->span.start > first.span.start)
+							rc = drc;
+						else
+							*d = first;
 						goto done;
 					}
 					if (drc) {
