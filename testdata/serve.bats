@@ -98,6 +98,16 @@ start_server() {
 	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$LOG" | head -1)
 }
 
+# After a SIGTERM: the server exits 0, its last log line says so.
+stopped_cleanly() {
+	local rc=0
+	wait "$SERVER_PID" || rc=$?
+	SERVER_PID=
+	[ "$rc" = 0 ] || { echo "exit status $rc"; return 1; }
+	run tail -1 "$LOG"
+	assert_output --partial 'info: stopped'
+}
+
 # (stop_server, in helper.bash, also fails on sanitizer or valgrind reports.)
 teardown() {
 	stop_server
@@ -539,12 +549,7 @@ cached_marks() {
 	wait "$client"
 	run cat "$BATS_TEST_TMPDIR/client.out"
 	assert_output --regexp '^OK [1-9]'
-	local rc=0
-	wait "$SERVER_PID" || rc=$?
-	SERVER_PID=
-	[ "$rc" = 0 ]
-	run tail -1 "$LOG"
-	assert_output --partial 'info: stopped'
+	stopped_cleanly
 }
 
 @test "SIGTERM serves the calls clients had sent, also those no busy worker had read yet" {
@@ -567,10 +572,7 @@ cached_marks() {
 		run cat "$BATS_TEST_TMPDIR/client$k.out"
 		assert_output --regexp '^OK [1-9]'
 	done
-	local rc=0
-	wait "$SERVER_PID" || rc=$?
-	SERVER_PID=
-	[ "$rc" = 0 ]
+	stopped_cleanly
 }
 
 @test "a call that outlives the drain's grace period is cancelled; the server still exits 0" {
@@ -584,12 +586,7 @@ cached_marks() {
 	wait "$client"
 	run cat "$BATS_TEST_TMPDIR/client.out"
 	assert_output --regexp '^(UNAVAILABLE|CANCELLED)'
-	local rc=0
-	wait "$SERVER_PID" || rc=$?
-	SERVER_PID=
-	[ "$rc" = 0 ]
-	run tail -1 "$LOG"
-	assert_output --partial 'info: stopped'
+	stopped_cleanly
 }
 
 @test "a call one worker holds does not hold up the next: another worker answers it" {
