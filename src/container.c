@@ -220,11 +220,6 @@ static int bin_cla(struct run *r, const uint8_t *p, size_t n, ProtobufCMessage *
 	return rc;
 }
 
-static uint8_t *pack(struct run *r, const ProtobufCMessage *m, size_t *len)
-{
-	return eds_bin_pack(m, r->arena, len);
-}
-
 /* ---------------------------------------------------------------------- */
 /* JSON (and YAML through JSON)                                            */
 
@@ -893,7 +888,7 @@ static int jencode_site(struct run *r, const struct eds_site *st, const struct e
 		char url[160];
 		snprintf(url, sizeof url, "type.googleapis.com/%s", eds_schema_cla->name);
 		a.type_url = url;
-		a.value.data = pack(r, st->cla, &a.value.len);
+		a.value.data = eds_bin_pack(st->cla, r->arena, &a.value.len);
 		rc = eds_json_encode(&a.base, &o, &nj, r->d);
 	}
 	if (!rc) {
@@ -1156,7 +1151,7 @@ static int wany(struct run *r, enum wkind k, enum wkind parent, size_t s, size_t
 		const struct eds_site *st = wsite_at(r, val_s);
 		if (st && st->changed) {
 			size_t n;
-			uint8_t *b = pack(r, st->cla, &n);
+			uint8_t *b = eds_bin_pack(st->cla, r->arena, &n);
 			eds_buf_append(&val, b, n);
 		} else {
 			eds_buf_append(&val, p + val_s, val_e - val_s);
@@ -1316,9 +1311,9 @@ static enum eds_container bdetect(struct run *r)
 		return EDS_CONT_CONFIG_DUMP;
 	}
 	if (url4 || any2 || res2) {
-		/* Resources that are no Any: a delta response's (heartbeats
-		 * only, when none holds an Any either) */
-		r->cdesc = (res2 || f2) && !any2 ? D_DELTA : D_DR;
+		/* Resources that are no Any are a delta response's Resources
+		 * (with an Any inside, or heartbeats without) */
+		r->cdesc = f2 && !any2 ? D_DELTA : D_DR;
 		return EDS_CONT_DISCOVERY;
 	}
 	if (static2 || dyn3) {
@@ -1344,7 +1339,7 @@ static int bwalk_list(struct run *r, struct eds_buf *out)
 			const struct eds_site *st = wsite_at(r, c);
 			if (st && st->changed) {
 				size_t len;
-				uint8_t *b = pack(r, st->cla, &len);
+				uint8_t *b = eds_bin_pack(st->cla, r->arena, &len);
 				put_varint(out, len);
 				eds_buf_append(out, b, len);
 			} else {
@@ -1504,7 +1499,7 @@ static void mrepack(struct run *r)
 		if (!st->changed || !st->anyp)
 			continue;
 		Any *a = st->anyp;
-		a->value.data = pack(r, st->cla, &a->value.len);
+		a->value.data = eds_bin_pack(st->cla, r->arena, &a->value.len);
 		if (st->slot >= 0)
 			r->slots[st->slot].dirty = true;
 	}
@@ -1512,7 +1507,7 @@ static void mrepack(struct run *r)
 		struct slot *s = &r->slots[k];
 		if (!s->dirty)
 			continue;
-		s->any->value.data = pack(r, s->msg, &s->any->value.len);
+		s->any->value.data = eds_bin_pack(s->msg, r->arena, &s->any->value.len);
 		if (s->parent >= 0)
 			r->slots[s->parent].dirty = true;
 	}
@@ -1679,7 +1674,7 @@ static int list_out(struct run *r, enum eds_format to, struct eds_buf *out)
 		const struct eds_site *st = r->sites[k];
 		if (to == EDS_FMT_BINARY) {
 			size_t len;
-			uint8_t *b = pack(r, st->cla, &len);
+			uint8_t *b = eds_bin_pack(st->cla, r->arena, &len);
 			put_varint(out, len);
 			eds_buf_append(out, b, len);
 			continue;

@@ -233,6 +233,8 @@ struct eds_node {
 	uint8_t stype;    /* static type (enum eds_vk), EDS_V_ANY if unknown */
 	bool negate;      /* MATCH: !~ */
 	bool raw_enum;    /* PATH: read enum fields as numbers */
+	bool enum_cmp;    /* CMP: a raw_enum side against a value known at run time,
+			   * which a name turns into its number */
 	struct eds_span span;
 	struct eds_node *lhs, *rhs; /* NULL where a kind has none */
 	union {           /* by kind: programs of many rules are mostly nodes */

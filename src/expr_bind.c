@@ -1075,6 +1075,17 @@ static void bind_node(struct binder *b, struct eds_node *n)
 				pth->stype = EDS_V_NUM;
 			}
 		}
+		/* Against a value known only at run time (metadata, say) too: the
+		 * field is read as its number, the value's name looked up then. */
+		for (int side = 0; side < 2; side++) {
+			struct eds_node *pth = side ? r : l, *other = side ? l : r;
+			if (pth->kind == EDS_N_PATH && pth->path && pth->path->is_enum && !pth->raw_enum &&
+			    !known(other->stype)) {
+				pth->raw_enum = true;
+				pth->stype = EDS_V_NUM;
+				n->enum_cmp = true;
+			}
+		}
 		if (known(l->stype) && known(r->stype) && l->stype != r->stype) {
 			berr(b, n->span, "cannot compare %s with %s", eds_vk_an(l->stype), eds_vk_an(r->stype));
 			return;

@@ -1858,15 +1858,15 @@ int eds_eval_cond(struct eds_run *r, const struct eds_node *n, bool *out)
 
 static const char *cstr(struct eds_run *r, const struct eds_val *v);
 
-/* Enum value v (a name, or a number) of ed as its number; an error when v
- * names no value of ed. */
-static int enum_number(struct eds_run *r, const struct eds_node *n, const ProtobufCEnumDescriptor *ed,
-		       struct eds_val *v)
+/* Enums compare by number (n->enum_cmp): the value compared with an enum
+ * field read as its number, v, a name of one of its values, becomes that
+ * value's number; an error when it names none. */
+static int enum_number(struct eds_run *r, const struct eds_node *n, struct eds_val *v)
 {
-	if (v->k == EDS_V_NUM || v->k == EDS_V_NULL)
-		return EDS_OK;
+	const struct eds_node *e = n->lhs->kind == EDS_N_PATH && n->lhs->raw_enum ? n->lhs : n->rhs;
+	const ProtobufCEnumDescriptor *ed = e->path->last->descriptor;
 	if (v->k != EDS_V_STR)
-		return type_fail(r, n, "cannot compare %s with %s", EDS_V_STR, v->k);
+		return EDS_OK; /* (a number, or null; other types fail in compare) */
 	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, cstr(r, v));
 	if (!ev)
 		return eds_run_fail(r, n->span, "\"%.*s\" is not a value of %s", (int)(v->len > 200 ? 200 : v->len),
@@ -1874,22 +1874,6 @@ static int enum_number(struct eds_run *r, const struct eds_node *n, const Protob
 	memset(v, 0, sizeof *v);
 	v->k = EDS_V_NUM;
 	v->n = ev->value;
-	return EDS_OK;
-}
-
-/* Enums compare by number: an enum field compared with a value known only
- * at run time (literals were converted when compiling), both sides as numbers. */
-static int enum_numbers(struct eds_run *r, const struct eds_node *n, struct eds_val *a, struct eds_val *b)
-{
-	const struct eds_node *side[2] = { n->lhs, n->rhs };
-	for (int i = 0; i < 2; i++) {
-		const struct eds_node *k = side[i];
-		if (k->kind != EDS_N_PATH || !k->path || !k->path->is_enum || k->raw_enum)
-			continue;
-		const ProtobufCEnumDescriptor *ed = k->path->last->descriptor;
-		int rc = enum_number(r, n, ed, a);
-		return rc ? rc : enum_number(r, n, ed, b);
-	}
 	return EDS_OK;
 }
 
@@ -2171,8 +2155,9 @@ int eds_eval(struct eds_run *r, const struct eds_node *n, struct eds_val *out)
 	}
 	case EDS_N_CMP: {
 		struct eds_val a, b;
-		if ((rc = eds_eval(r, n->lhs, &a)) || (rc = eds_eval(r, n->rhs, &b)) ||
-		    (rc = enum_numbers(r, n, &a, &b)))
+		if ((rc = eds_eval(r, n->lhs, &a)) || (rc = eds_eval(r, n->rhs, &b)))
+			return rc;
+		if (n->enum_cmp && ((rc = enum_number(r, n, &a)) || (rc = enum_number(r, n, &b))))
 			return rc;
 		bool res = false;
 		if ((rc = compare(r, n, &a, &b, &res)))
