@@ -1133,7 +1133,7 @@ static int wany(struct run *r, enum wkind k, enum wkind parent, size_t s, size_t
 			return EDS_OK; /* an empty Any */
 		eds_diag_setf(r->d, EDS_E_DECODE, "%s is \"%.*s\", not a ClusterLoadAssignment", place,
 			      (int)(ulen > 120 ? 120 : ulen), url);
-		return eds_diag_offset(r->d, r->src, url_s);
+		return eds_diag_offset(r->d, r->src, has_url ? url_s : s);
 	}
 	if (!out) {
 		if (inner != W_ANY_CLA)
