@@ -94,7 +94,7 @@ H1='endpoints[1].lb_endpoints[3].health_status'
 }
 
 @test "line:col in one-line JSON counts characters, not bytes" {
-	nested_text | edsmod --to json | jq -c . >c.json
+	nested_text | edsmod --to json >c.json
 	[ "$(wc -l <c.json)" = 1 ]
 	run -1 --separate-stderr edsmod check c.json
 	at c.json "$P0" 1 '"portValue":70000' 70000
