@@ -491,20 +491,63 @@ static void check_oneof(struct ctx *c, const ProtobufCMessage *m, const struct r
 	emit(c, r->sev, r->id, NULL, "%s is not set (one of %s is required)", r->oneof, names);
 }
 
+/* The value a uint32 row looks at: false for an absent UInt32Value. */
+static inline bool u32_at(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, uint32_t *v)
+{
+	const void *p = (const char *)m + f->offset;
+	if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+		*v = *(const uint32_t *)p;
+		return true;
+	}
+	const ProtobufCMessage *w = *(ProtobufCMessage *const *)p;
+	if (w)
+		*v = wrapped_u32(w);
+	return w != NULL;
+}
+
+/*
+ * Whether row r passes on m: decided here for the rows every endpoint goes
+ * through (address, port, weight), and for a rule on a oneof member that is
+ * not set; for the others apply() decides.  Only rows that do not pass here
+ * go to apply(), which reports.
+ */
+static inline bool passes(const ProtobufCMessage *m, const struct rule *r, const ProtobufCFieldDescriptor *f)
+{
+	const char *p = (const char *)m + f->offset;
+	if (r->kind == R_ONEOF_REQUIRED)
+		return oneof_case(m, f) != 0;
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && oneof_case(m, f) != f->id)
+		return true;
+	switch (r->kind) {
+	case R_STR_MIN_LEN: { /* one code point: a first byte that starts one */
+		unsigned char b = (unsigned char)str_at(m, f)[0];
+		return r->arg <= 1 && b && (b & 0xC0) != 0x80;
+	}
+	case R_U32_LTE:
+	case R_U32_GTE: {
+		uint32_t v;
+		if (!u32_at(m, f, &v))
+			return true;
+		return r->kind == R_U32_LTE ? v <= r->arg : v >= r->arg;
+	}
+	case R_ENUM_DEFINED: { /* one range of numbers: protobuf-c's lookup, inline */
+		const ProtobufCEnumDescriptor *ed = f->descriptor;
+		const ProtobufCIntRange *vr = ed->value_ranges;
+		int v = *(const int *)p;
+		return ed->n_value_ranges == 1 && v >= vr[0].start_value &&
+		       (int64_t)v - vr[0].start_value < vr[1].orig_index - vr[0].orig_index;
+	}
+	default:
+		return false;
+	}
+}
+
 static void apply(struct ctx *c, const ProtobufCMessage *m, const struct rule *r,
 		  const ProtobufCFieldDescriptor *f)
 {
 	const char *base = (const char *)m;
 	const void *p = base + f->offset;
 	char b1[128], b2[400];
-
-	if (r->kind == R_ONEOF_REQUIRED) {
-		check_oneof(c, m, r, f);
-		return;
-	}
-	/* A rule on a oneof member applies only when that member is set. */
-	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && oneof_case(m, f) != f->id)
-		return;
 
 	switch (r->kind) {
 	case R_STR_MIN_LEN: {
@@ -542,17 +585,8 @@ static void apply(struct ctx *c, const ProtobufCMessage *m, const struct rule *r
 	}
 	case R_U32_LTE:
 	case R_U32_GTE: {
-		uint32_t v;
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			const ProtobufCMessage *w = *(ProtobufCMessage *const *)p;
-			if (!w)
-				break;
-			v = wrapped_u32(w);
-		} else {
-			v = *(const uint32_t *)p;
-		}
-		if (r->kind == R_U32_LTE ? v <= r->arg : v >= r->arg)
-			break;
+		uint32_t v = 0;
+		u32_at(m, f, &v); /* present and out of range: passes() cleared the others */
 		const char *what = strcmp(f->name, "port_value") == 0 ? "port" : f->name;
 		if (r->kind == R_U32_LTE)
 			emit(c, r->sev, r->id, f->name, "%s %" PRIu32 " is out of range (0..%" PRId64 ")",
@@ -639,6 +673,7 @@ static void apply(struct ctx *c, const ProtobufCMessage *m, const struct rule *r
 			emit(c, r->sev, r->id, f->name, "%s is not implemented by envoy and is ignored", f->name);
 		break;
 	case R_ONEOF_REQUIRED:
+		check_oneof(c, m, r, f);
 		break;
 	}
 }
@@ -750,7 +785,8 @@ static void walk(struct ctx *c, const ProtobufCMessage *m, const struct plan *p)
 	if (m->n_unknown_fields && !c->errors_only)
 		check_unknown(c, m);
 	for (unsigned r = 0; r < p->n; r++)
-		if (!c->errors_only || p->row[r]->sev == EDS_SEV_ERROR)
+		if ((!c->errors_only || p->row[r]->sev == EDS_SEV_ERROR) &&
+		    !passes(m, p->row[r], p->field[r]))
 			apply(c, m, p->row[r], p->field[r]);
 	if (p->nsteps <= PLAN_STEPS) {
 		for (unsigned k = 0; k < p->nsteps; k++) {
