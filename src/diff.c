@@ -116,6 +116,21 @@ static const char *json_of(struct dx *x, const ProtobufCMessage *m)
 	return eds_arena_strndup(x->a, x->scratch.data, n);
 }
 
+/* A policy as Envoy reads it: no policy is an empty one, and an unset
+ * overprovisioning_factor is its default, 140. */
+static const char *policy_json(struct dx *x, const Envoy__Config__Endpoint__V3__ClusterLoadAssignment__Policy *p)
+{
+	Envoy__Config__Endpoint__V3__ClusterLoadAssignment__Policy q =
+		ENVOY__CONFIG__ENDPOINT__V3__CLUSTER_LOAD_ASSIGNMENT__POLICY__INIT;
+	Google__Protobuf__UInt32Value dflt = GOOGLE__PROTOBUF__UINT32_VALUE__INIT;
+	dflt.value = 140;
+	if (p)
+		q = *p;
+	if (!q.overprovisioning_factor)
+		q.overprovisioning_factor = &dflt;
+	return json_of(x, &q.base);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Comparing through JSON                                                  */
 
@@ -401,7 +416,7 @@ static void collect(struct dx *x, const Cla *c, struct side *s)
 	}
 	/* keys with "#n" sort after their base; re-sort for the merge */
 	qsort(s->eps, s->neps, sizeof *s->eps, ep_cmp);
-	s->policy = json_of(x, (const ProtobufCMessage *)c->policy);
+	s->policy = policy_json(x, c->policy);
 	if (c->n_named_endpoints) {
 		Cla named = ENVOY__CONFIG__ENDPOINT__V3__CLUSTER_LOAD_ASSIGNMENT__INIT;
 		named.n_named_endpoints = c->n_named_endpoints;
@@ -582,7 +597,8 @@ static void cluster_compare(struct dx *x, const Cla *ca, const Cla *cb)
 		}
 	}
 	fold(x, &A, &B, first_ep);
-	jdiff_msgs(x, RK_FIELD, NULL, NULL, "policy", A.policy, B.policy);
+	if (ca && cb) /* (an added or removed cluster's policy goes with it) */
+		jdiff_msgs(x, RK_FIELD, NULL, NULL, "policy", A.policy, B.policy);
 	if (strcmp(A.named, B.named) != 0)
 		change(x, RK_FIELD, NULL, NULL, "named_endpoints", A.named[0] ? A.named : NULL, B.named[0] ? B.named : NULL,
 		       true);
