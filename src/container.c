@@ -706,22 +706,37 @@ static int jwalk(struct run *r)
 	return r->kind == EDS_CONT_DISCOVERY ? jw_discovery(r, i) : jw_config_dump(r, i);
 }
 
-/* Did a CLA in a config dump spell field names as in the .proto (Envoy's
- * admin output does)?  Then its rewrite does too. */
-static bool snake_case(const struct run *r, const struct eds_site *st)
+/* Does the JSON text s spell field names as in the .proto (as Envoy's admin
+ * output and its documentation's files do)?  The first of these keys tells,
+ * in either spelling. */
+static bool proto_names_in(const char *s, size_t n)
 {
-	if (r->kind != EDS_CONT_CONFIG_DUMP)
-		return false;
-	static const char *const keys[] = { "\"cluster_name\"", "\"lb_endpoints\"", "\"socket_address\"" };
-	const char *s = r->w->text + st->start;
-	size_t n = st->end - st->start;
-	for (size_t k = 0; k < 3; k++) {
-		size_t kl = strlen(keys[k]);
-		for (const char *p = s; (p = memchr(p, '"', n - (size_t)(p - s))) && (size_t)(p - s) + kl <= n; p++)
-			if (memcmp(p, keys[k], kl) == 0)
-				return true;
-	}
+	static const char *const keys[][2] = {
+		{ "\"cluster_name\"", "\"clusterName\"" },
+		{ "\"lb_endpoints\"", "\"lbEndpoints\"" },
+		{ "\"socket_address\"", "\"socketAddress\"" },
+		{ "\"port_value\"", "\"portValue\"" },
+		{ "\"load_balancing_weight\"", "\"loadBalancingWeight\"" },
+		{ "\"health_status\"", "\"healthStatus\"" },
+	};
+	if (n > 4096)
+		n = 4096;
+	for (const char *p = s; (p = memchr(p, '"', n - (size_t)(p - s))); p++)
+		for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+			for (size_t sp = 0; sp < 2; sp++) { /* [0]: the proto name */
+				size_t kl = strlen(keys[k][sp]);
+				if ((size_t)(p - s) + kl <= n && memcmp(p, keys[k][sp], kl) == 0)
+					return sp == 0;
+			}
 	return false;
+}
+
+/* A CLA written back in its own format (or in a config dump, whose JSON
+ * is Envoy's) keeps the spelling of its field names. */
+static bool snake_case(const struct run *r, const struct eds_site *st, bool same_format)
+{
+	return (same_format || r->kind == EDS_CONT_CONFIG_DUMP) &&
+	       proto_names_in(r->w->text + st->start, st->end - st->start);
 }
 
 struct tmem {
@@ -878,7 +893,7 @@ static int jencode_site(struct run *r, const struct eds_site *st, const struct e
 {
 	struct eds_encode_opts o = *eo;
 	o.pretty = false;
-	o.proto_names = o.proto_names || snake_case(r, st);
+	o.proto_names = o.proto_names || snake_case(r, st, keep_order);
 	struct eds_buf nj = { 0 };
 	int rc;
 	if (!st->any) {
@@ -925,11 +940,32 @@ static int jsplice(struct run *r, const struct eds_encode_opts *eo, bool all, bo
 	return EDS_OK;
 }
 
+/* Does text end its first line with CRLF?  Then what is rewritten in it does too. */
+static bool crlf_text(const char *s, size_t n)
+{
+	const char *nl = memchr(s, '\n', n);
+	return nl && nl > s && nl[-1] == '\r';
+}
+
+/* Append s, its line breaks written as CRLF when crlf. */
+static void append_lines(struct eds_buf *b, const char *s, size_t n, bool crlf)
+{
+	const char *nl;
+	while (crlf && (nl = memchr(s, '\n', n))) {
+		eds_buf_append(b, s, (size_t)(nl - s));
+		eds_buf_append(b, "\r\n", 2);
+		n -= (size_t)(nl - s) + 1;
+		s = nl + 1;
+	}
+	eds_buf_append(b, s, n);
+}
+
 /* YAML written back as YAML: only the changed CLAs are replaced. */
 static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_buf *out, bool *fallback)
 {
 	const char *y = r->src->text;
 	size_t at = 0;
+	bool crlf = crlf_text(y, r->src->len);
 	struct eds_buf j = { 0 }, yb = { .max = out->max };
 	int rc = EDS_OK;
 	size_t before = out->len;
@@ -965,7 +1001,7 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 			yb.len = 0;
 			rc = eds_json_to_yaml_flow(j.data, j.len, &yb, r->d);
 			if (!rc)
-				eds_buf_append(out, yb.data, yb.len - 1);
+				append_lines(out, yb.data, yb.len - 1, crlf);
 		} else {
 			/* its column: characters ("- " and the like), after a BOM;
 			 * YAML breaks lines at "\r" too */
@@ -979,7 +1015,7 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 			yb.len = 0;
 			rc = eds_json_to_yaml(j.data, j.len, (unsigned)col, &yb, r->d);
 			if (!rc)
-				eds_buf_append(out, yb.data, yb.len - 1);
+				append_lines(out, yb.data, yb.len - 1, crlf);
 		}
 		at = nd->yend;
 	}
@@ -1633,6 +1669,8 @@ static int run_plain(struct run *r, ProtobufCMessage *cla, struct eds_buf *out, 
 	}
 	struct eds_encode_opts eo = enc_opts(r, to);
 	eo.reuse_spans = r->spans;
+	if (to == EDS_FMT_JSON && r->from == EDS_FMT_JSON)
+		eo.proto_names = eo.proto_names || proto_names_in(r->src->text, r->src->len);
 	return encode_tail(r, to, cla, &eo, out);
 }
 
