@@ -1314,6 +1314,17 @@ static bool has_any_field(struct run *r, size_t s, size_t e, uint32_t num)
 	return false;
 }
 
+/* Could [s, s+n) be a type URL (any prefix up to a '/', as url_is reads
+ * it)?  A CLA's policy, also field 4, cannot: each of its fields writes a
+ * byte below '!'. */
+static bool type_url_like(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '!' || s[i] > '~')
+			return false;
+	return n && memchr(s, '/', n);
+}
+
 /* The container of a binary input, from its top-level fields.  A CLA has
  * messages (Locality, LbEndpoint) where these have an Any, whose first
  * bytes are a type URL: a Locality cannot start with 't'.  Those signs
@@ -1328,7 +1339,7 @@ static enum eds_container bdetect(struct run *r)
 	while (wnext(r, &i, n, &f, &ok)) {
 		if (f.wt != 2)
 			continue;
-		if (f.num == 4 && f.vend - f.vstart >= 20 && memcmp(p + f.vstart, "type.googleapis.com/", 20) == 0)
+		if (f.num == 4 && type_url_like(p + f.vstart, f.vend - f.vstart))
 			url4 = true;
 		if (f.num == 1 && looks_any(p, f.vstart, f.vend))
 			any1 = true;
