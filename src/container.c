@@ -1817,9 +1817,15 @@ static int run_out(struct run *r, enum eds_format to, struct eds_buf *out)
 	bool same = to == r->from;
 	struct eds_buf j = { .max = out->max ? out->max * 2 : 0 };
 	rc = jsplice(r, &eo, !same || eo.proto_names, same, &j);
-	if (!rc)
+	if (!rc && same && to == EDS_FMT_YAML && crlf_text(r->src->text, r->src->len)) {
+		struct eds_buf y = { .max = out->max };
+		if (!(rc = eds_json_to_yaml(j.data, j.len, 0, &y, r->d)))
+			append_lines(out, y.data, y.len, true);
+		eds_buf_release(&y);
+	} else if (!rc) {
 		rc = to == EDS_FMT_YAML ? eds_json_to_yaml(j.data, j.len, 0, out, r->d)
 					: eds_json_reformat(j.data, j.len, eo.pretty, out, r->d);
+	}
 	eds_buf_release(&j);
 	return rc;
 }
