@@ -126,6 +126,9 @@ struct eds_val {
 	};
 };
 
+struct Google__Protobuf__Value;
+/* A JSON value (NULL: null) as a value of the rules; strings point into it. */
+void eds_value_val(const struct Google__Protobuf__Value *v, struct eds_val *out);
 const char *eds_vk_name(unsigned k); /* "string", "number", ... */
 const char *eds_vk_an(unsigned k);   /* "a string", "an object", "null", ... */
 

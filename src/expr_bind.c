@@ -1209,19 +1209,11 @@ static void bind_node(struct binder *b, struct eds_node *n)
 		/* As ==: an element of another type than a known left side is an error. */
 		const Google__Protobuf__ListValue *lv = n->rhs->val.p;
 		for (size_t i = 0; known(l->stype) && lv && i < lv->n_values; i++) {
-			static const uint8_t kind_of[] = {
-				[GOOGLE__PROTOBUF__VALUE__KIND_NULL_VALUE] = EDS_V_NULL,
-				[GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE] = EDS_V_NUM,
-				[GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE] = EDS_V_STR,
-				[GOOGLE__PROTOBUF__VALUE__KIND_BOOL_VALUE] = EDS_V_BOOL,
-				[GOOGLE__PROTOBUF__VALUE__KIND_STRUCT_VALUE] = EDS_V_OBJ,
-				[GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE] = EDS_V_LIST,
-			};
-			unsigned kc = (unsigned)lv->values[i]->kind_case;
-			uint8_t k = kc < sizeof kind_of / sizeof kind_of[0] ? kind_of[kc] : EDS_V_NULL;
-			if (k != EDS_V_NULL && k != l->stype) {
+			struct eds_val e;
+			eds_value_val(lv->values[i], &e);
+			if (e.k != EDS_V_NULL && e.k != l->stype) {
 				berr(b, n->rhs->span, "cannot compare %s with %s (element %zu of the list)",
-				     eds_vk_an(l->stype), eds_vk_an(k), i);
+				     eds_vk_an(l->stype), eds_vk_an(e.k), i);
 				return;
 			}
 		}

@@ -426,7 +426,7 @@ static void set_str(struct eds_val *out, const char *s, size_t len)
 	out->slice = false;
 }
 
-static void value_val(const Value *v, struct eds_val *out)
+void eds_value_val(const Value *v, struct eds_val *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!v)
@@ -548,7 +548,7 @@ static void msg_val(struct eds_run *r, const ProtobufCMessage *m, uint8_t fkind,
 		return;
 	switch (fkind) {
 	case EDS_FK_VALUE:
-		value_val((const Value *)m, out);
+		eds_value_val((const Value *)m, out);
 		return;
 	case EDS_FK_STRUCT:
 		out->k = EDS_V_OBJ;
@@ -815,8 +815,8 @@ static bool list_equal(const ListValue *a, const ListValue *b);
 static bool value_equal(const Value *a, const Value *b)
 {
 	struct eds_val x, y;
-	value_val(a, &x);
-	value_val(b, &y);
+	eds_value_val(a, &x);
+	eds_value_val(b, &y);
 	return eds_val_equal(&x, &y);
 }
 
@@ -1049,7 +1049,7 @@ static int as_struct(struct eds_run *r, ProtobufCMessage *cur, bool create, Stru
 		return EDS_OK;
 	}
 	struct eds_val x;
-	value_val(v, &x);
+	eds_value_val(v, &x);
 	return eds_run_fail(r, bp->span, "cannot set key \"%.*s\" inside %s", (int)bp->steps[step].klen,
 			    bp->steps[step].key, eds_vk_an(x.k));
 }
@@ -1386,7 +1386,7 @@ static void read_final(struct eds_run *r, ProtobufCMessage *parent, const struct
 		if (!st || !struct_has(st, s->key, s->klen))
 			return;
 		*present = true;
-		value_val(struct_get(st, s->key, s->klen), out);
+		eds_value_val(struct_get(st, s->key, s->klen), out);
 		return;
 	}
 	case EDS_ST_LIDX: {
@@ -1394,7 +1394,7 @@ static void read_final(struct eds_run *r, ProtobufCMessage *parent, const struct
 		if (!l || s->idx >= l->n_values)
 			return;
 		*present = true;
-		value_val(l->values[s->idx], out);
+		eds_value_val(l->values[s->idx], out);
 		return;
 	}
 	}
@@ -1444,7 +1444,7 @@ static bool path_present(struct eds_run *r, const struct eds_bpath *bp)
 static void store_value(struct eds_run *r, Value *dst, const struct eds_val *v, const char *owned)
 {
 	struct eds_val cur;
-	value_val(dst, &cur);
+	eds_value_val(dst, &cur);
 	if (dst->kind_case != GOOGLE__PROTOBUF__VALUE__KIND__NOT_SET && eds_val_equal(&cur, v))
 		return;
 	switch (v->k) {
@@ -2184,7 +2184,7 @@ int eds_eval(struct eds_run *r, const struct eds_node *n, struct eds_val *out)
 		const ListValue *l = n->rhs->val.p;
 		for (size_t i = 0; i < l->n_values && !out->b; i++) {
 			struct eds_val e;
-			value_val(l->values[i], &e);
+			eds_value_val(l->values[i], &e);
 			out->b = eds_val_equal(&v, &e);
 		}
 		return EDS_OK;
