@@ -513,7 +513,6 @@ static inline bool u32_at(const ProtobufCMessage *m, const ProtobufCFieldDescrip
  */
 static inline bool passes(const ProtobufCMessage *m, const struct rule *r, const ProtobufCFieldDescriptor *f)
 {
-	const char *p = (const char *)m + f->offset;
 	if (r->kind == R_ONEOF_REQUIRED)
 		return oneof_case(m, f) != 0;
 	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && oneof_case(m, f) != f->id)
@@ -533,7 +532,7 @@ static inline bool passes(const ProtobufCMessage *m, const struct rule *r, const
 	case R_ENUM_DEFINED: { /* one range of numbers: protobuf-c's lookup, inline */
 		const ProtobufCEnumDescriptor *ed = f->descriptor;
 		const ProtobufCIntRange *vr = ed->value_ranges;
-		int v = *(const int *)p;
+		int v = *(const int *)((const char *)m + f->offset);
 		return ed->n_value_ranges == 1 && v >= vr[0].start_value &&
 		       (int64_t)v - vr[0].start_value < vr[1].orig_index - vr[0].orig_index;
 	}
