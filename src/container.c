@@ -947,11 +947,13 @@ static bool crlf_text(const char *s, size_t n)
 	return nl && nl > s && nl[-1] == '\r';
 }
 
-/* Append s, its line breaks written as CRLF when crlf. */
-static void append_lines(struct eds_buf *b, const char *s, size_t n, bool crlf)
+/* Append the first n bytes of YAML printed into from, its line breaks
+ * written as CRLF when crlf; a from that overflowed overflows b. */
+static void append_lines(struct eds_buf *b, const struct eds_buf *from, size_t n, bool crlf)
 {
-	const char *nl;
-	while (crlf && (nl = memchr(s, '\n', n))) {
+	const char *s = from->data, *nl;
+	b->overflow |= from->overflow;
+	while (crlf && n && (nl = memchr(s, '\n', n))) {
 		eds_buf_append(b, s, (size_t)(nl - s));
 		eds_buf_append(b, "\r\n", 2);
 		n -= (size_t)(nl - s) + 1;
@@ -1001,7 +1003,7 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 			yb.len = 0;
 			rc = eds_json_to_yaml_flow(j.data, j.len, &yb, r->d);
 			if (!rc)
-				append_lines(out, yb.data, yb.len - 1, crlf);
+				append_lines(out, &yb, yb.len - 1, crlf);
 		} else {
 			/* its column: characters ("- " and the like), after a BOM;
 			 * YAML breaks lines at "\r" too */
@@ -1015,7 +1017,7 @@ static int ysplice(struct run *r, const struct eds_encode_opts *eo, struct eds_b
 			yb.len = 0;
 			rc = eds_json_to_yaml(j.data, j.len, (unsigned)col, &yb, r->d);
 			if (!rc)
-				append_lines(out, yb.data, yb.len - 1, crlf);
+				append_lines(out, &yb, yb.len - 1, crlf);
 		}
 		at = nd->yend;
 	}
@@ -1817,14 +1819,17 @@ static int run_out(struct run *r, enum eds_format to, struct eds_buf *out)
 	bool same = to == r->from;
 	struct eds_buf j = { .max = out->max ? out->max * 2 : 0 };
 	rc = jsplice(r, &eo, !same || eo.proto_names, same, &j);
-	if (!rc && same && to == EDS_FMT_YAML && crlf_text(r->src->text, r->src->len)) {
+	if (!rc && eds_buf_overflowed(&j)) /* (twice the limit as JSON: more than it as either) */
+		rc = fail(r, EDS_E_LIMIT, "output larger than %zu bytes (--max-output)", out->max);
+	if (!rc && to == EDS_FMT_YAML) {
+		/* (YAML printed again whole keeps a CRLF file's line ends) */
+		bool crlf = same && crlf_text(r->src->text, r->src->len);
 		struct eds_buf y = { .max = out->max };
-		if (!(rc = eds_json_to_yaml(j.data, j.len, 0, &y, r->d)))
-			append_lines(out, y.data, y.len, true);
+		if (!(rc = eds_json_to_yaml(j.data, j.len, 0, crlf ? &y : out, r->d)) && crlf)
+			append_lines(out, &y, y.len, true);
 		eds_buf_release(&y);
 	} else if (!rc) {
-		rc = to == EDS_FMT_YAML ? eds_json_to_yaml(j.data, j.len, 0, out, r->d)
-					: eds_json_reformat(j.data, j.len, eo.pretty, out, r->d);
+		rc = eds_json_reformat(j.data, j.len, eo.pretty, out, r->d);
 	}
 	eds_buf_release(&j);
 	return rc;

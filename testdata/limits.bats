@@ -91,6 +91,15 @@ PY
 	[[ "$stderr" == *"100"* ]]
 }
 
+@test "--max-output on containers rewritten in JSON or YAML: the limit, not a parse error" {
+	local drain='zone == "us-east-1a" { set health = "DRAINING" }'
+	for f in containers/fixtures/eg-list.yaml containers/fixtures/dr.json; do
+		run -9 --separate-stderr "$EDSMOD" --max-output 100 -e "$drain" "$TOP/testdata/$f"
+		assert_output ""
+		[[ "$stderr" == *"output larger than 100 bytes (--max-output)"* ]]
+	done
+}
+
 @test "--max-input on stdin: limit error, no output" {
 	run -9 --separate-stderr bash -c "'$EDSMOD' --max-input 100 < '$TOP/testdata/examples/eg-cla.binpb'"
 	assert_output ""
