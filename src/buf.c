@@ -37,7 +37,9 @@ int eds_buf_reserve(struct eds_buf *b, size_t n)
 		cap = b->max; /* so that every append past max comes here */
 	char *p = b->map ? malloc(cap) : realloc(b->data, cap);
 	if (p && b->map) {
-		memcpy(p, b->data, b->len);
+		/* all of the old room, as realloc keeps it: the encoder may have
+		 * written past len (codec_bin.c, borrow_chunk) */
+		memcpy(p, b->data, b->cap);
 		munmap(b->map, b->maplen);
 		b->map = NULL;
 		b->maplen = 0;

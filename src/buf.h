@@ -26,7 +26,8 @@ void eds_buf_release(struct eds_buf *b);
  * map of maplen bytes (the binary encoder's output, kept where it was
  * written instead of copied).  The buffer munmaps it when done. */
 void eds_buf_adopt(struct eds_buf *b, void *map, size_t maplen, char *data, size_t len);
-/* Make room for n more bytes; returns 0, or -1 (overflow set) past max. */
+/* Make room for n more bytes, keeping every byte up to cap (as realloc);
+ * returns 0, or -1 (overflow set) past max. */
 int eds_buf_reserve(struct eds_buf *b, size_t n);
 void eds_buf_printf(struct eds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # edsmod serve end to end: the real server binary on 127.0.0.1 / ::1 / unix
-# sockets, called by a real gRPC client (python3-grpcio, generic unary calls
-# with bytes), replies decoded independently with python3-protobuf classes
-# generated here from Envoy's real protos (testdata/serve/eg.py).
+# sockets, called by real gRPC clients (python3-grpcio, generic unary calls
+# with bytes; and npm @grpc/grpc-js, another HTTP/2 stack that multiplexes
+# its calls on one connection as Envoy Gateway's Go client does), replies
+# decoded independently with python3-protobuf classes generated here from
+# Envoy's real protos (testdata/serve/eg.py, testdata/serve/gjs.js).
 # Certificates are made by openssl into a temporary directory per run.
 # EDSMOD_VALGRIND=1 runs every server under valgrind (leaks and errors fatal,
 # checked when the server exits).
@@ -413,6 +415,80 @@ cached_marks() {
 	eg payloads "$t/r3" 1 "$t/cla3" >/dev/null
 	run eg stamped "$f/cla.bin" "$t/cla3.0"
 	assert_output "stamped 3 endpoints"
+}
+
+@test "one worker, replies growing and shrinking: each comes back whole (the reply buffer is reused)" {
+	local t=$BATS_TEST_TMPDIR i=0 n
+	start_server --threads 1 --listen 127.0.0.1:0 -f "$RULES"
+	local sizes=(50 2000 700 5000 1 50 2000) args=()
+	for n in 1 50 700 2000 5000; do
+		eg big-cla "$n" "$t/b$n.bin"
+		eg endpoints-req "$t/b$n.bin" "$t/b$n.req"
+	done
+	for n in "${sizes[@]}"; do args+=("$t/b$n.req" "$t/r$((i++))"); done
+	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${args[@]}"
+	assert_equal "$(grep -c '^OK [1-9][0-9]* bytes$' <<<"$output")" 7
+	for i in "${!sizes[@]}"; do
+		eg payloads "$t/r$i" 1 "$t/cla$i" >/dev/null
+		run eg stamped "$t/b${sizes[i]}.bin" "$t/cla$i.0"
+		assert_output "stamped ${sizes[i]} endpoints"
+	done
+}
+
+@test "grpc-js (node's HTTP/2, not gRPC core's): 70 concurrent calls on one connection each get their own reply" {
+	local t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR n k i r kinds=(b5000 b2000 b700 b50 b1 plain trunc) ctx=() args=()
+	NODE_PATH=$("$TOP/scripts/fetch-grpc-js")
+	export NODE_PATH
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	for n in 1 50 700 2000 5000; do
+		eg big-cla "$n" "$t/b$n.bin"
+		eg endpoints-req "$t/b$n.bin" "$t/b$n.req"
+	done
+	cp "$f/plain.req" "$t/plain.req"
+	head -c 1000 "$t/b2000.req" >"$t/trunc.req"
+	# The references: python3-grpcio (gRPC core), one call at a time.
+	for r in "${kinds[@]}"; do args+=("$t/$r.req" "$t/$r.ref"); done
+	run eg call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${args[@]}"
+	assert_equal "$(grep -c '^OK [0-9]* bytes$' <<<"$output")" 6
+	# 70 calls at once, 10 of each kind; all but the truncated one differ in
+	# their context (field 2), so most replies are computed, not cached.
+	args=()
+	for k in $(seq 0 69); do
+		r=${kinds[k % 7]}
+		if [ "$r" = trunc ]; then
+			args+=("$t/trunc.req" "$t/o$k")
+		else
+			ctx+=("$k" "$t/c$k.req")
+			args+=("$t/c$k.req" "$t/o$k")
+		fi
+	done
+	for r in "${kinds[@]::6}"; do
+		local ks=()
+		for ((k = 0; k < ${#ctx[@]}; k += 2)); do
+			[ "${kinds[ctx[k] % 7]}" = "$r" ] && ks+=("${ctx[k]}" "${ctx[k + 1]}")
+		done
+		eg context-field "$t/$r.req" "${ks[@]}"
+	done
+	run node "$TOP/testdata/serve/gjs.js" "127.0.0.1:$PORT" "$M/PostEndpointsModify" "${args[@]}"
+	assert_success
+	mapfile -t lines <<<"$output"
+	assert_equal "${#lines[@]}" 70
+	for k in $(seq 0 69); do
+		r=${kinds[k % 7]}
+		case $r in
+		trunc) [[ ${lines[k]} == "INVALID_ARGUMENT: invalid PostEndpointsModifyRequest: "* ]] ||
+			{ echo "call $k: ${lines[k]}"; return 1; } ;;
+		plain) assert_equal "${lines[k]}" "OK 0 bytes" ;;
+		*) assert_equal "${lines[k]}" "OK $(stat -c %s "$t/$r.ref") bytes"
+			cmp "$t/$r.ref" "$t/o$k" ;;
+		esac
+	done
+	# And the reference itself is right (Envoy's protos, python3-protobuf).
+	eg payloads "$t/b5000.ref" 1 "$t/cla" >/dev/null
+	run eg stamped "$t/b5000.bin" "$t/cla.0"
+	assert_output "stamped 5000 endpoints"
+	run grep -c 'PostEndpointsModify cluster="httproute/default/chat/rule/0" endpoints=5000->5000 changed=1 status=OK [0-9]*us$' "$LOG"
+	[ "$output" -ge 5 ]
 }
 
 @test "reply cache: a reload starts an empty one, errors are never kept, --cache-size 0 turns it off" {

@@ -143,6 +143,22 @@ PY
 	grep -q 'value: 7' a.txtpb
 }
 
+@test "-i on binary files each larger than the one before: every file is edited whole" {
+	local n rule='set hostname = "h-" + locality.region'
+	for n in 100 2000 5000; do
+		big_cla 2 "$n" | edsmod --to binary >"b$n.binpb"
+		edsmod -e "$rule" --to binary "b$n.binpb" >"want$n.binpb"
+	done
+	run -0 edsmod -i -e "$rule" b100.binpb b2000.binpb b5000.binpb
+	for n in 100 2000 5000; do
+		cmp "want$n.binpb" "b$n.binpb"
+		# and Envoy's protos read it (protoc --decode), every endpoint
+		real_protoc --decode envoy.config.endpoint.v3.ClusterLoadAssignment \
+			envoy/config/endpoint/v3/endpoint.proto <"b$n.binpb" >"b$n.txt"
+		[ "$(grep -c 'hostname: "h-r[01]"' "b$n.txt")" = $((2 * n)) ]
+	done
+}
+
 @test "-i: a failing file is left untouched, the others are edited, the failure is named" {
 	printf 'cluster_name: "x"\nendpoints { priority: 1 }\n' >ok.txtpb
 	printf 'cluster_name: "x"\nendpoints { priority: oops }\n' >bad.txtpb

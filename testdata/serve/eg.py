@@ -13,7 +13,7 @@ under test (see ../shared/docs/envoy-gateway.md).
       prints "OK <n> bytes" or "<CODE>: <details>"; writes the reply to OUT
       (more REQ OUT pairs: more calls, in order, on the same channel)
   eg.py endpoints-req CLA.bin OUT           PostEndpointsModifyRequest
-  eg.py context-field REQ K OUT             REQ + field 2 { 1000: fixed64 K }: the
+  eg.py context-field REQ K OUT [K OUT]...  REQ + field 2 { 1000: fixed64 K }: the
                                             same request to EG, other bytes
   eg.py cluster [--dns-extension] CLA.bin OUT
                                             a real STRICT_DNS Cluster inlining
@@ -211,7 +211,9 @@ def main(argv):
         wr(args[1], field(1, rd(args[0])) + field(2, b""))
     elif cmd == "context-field":
         # Repeated message fields merge: an unknown field in the context.
-        wr(args[2], rd(args[0]) + field(2, varint(1000 << 3 | 1) + int(args[1]).to_bytes(8, "little")))
+        req = rd(args[0])
+        for k, out in zip(args[1::2], args[2::2]):
+            wr(out, req + field(2, varint(1000 << 3 | 1) + int(k).to_bytes(8, "little")))
     elif cmd == "cluster":
         ext = args[0] == "--dns-extension"
         args = args[1:] if ext else args

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "codec.h"
 #include "google/protobuf/any.pb-c.h"
@@ -797,17 +798,30 @@ static void check_encode(const char *what, const ProtobufCMessage *m)
 	eds_buf_release(&out);
 	/* Into a buffer with bytes and room: the encoder writes the room first
 	 * (borrow_chunk) when it is at least 4 KiB; the output fits in it, or
-	 * its first bytes go to chunks of their own. */
+	 * its first bytes go to chunks of their own.  The buffer is malloc'd,
+	 * or a mapping an earlier output left (as serve's reply buffer after a
+	 * smaller reply), which grows by a copy instead of realloc. */
 	const size_t rooms[] = { 100, 4096, 5000, n / 2 + 4096, n + 64, 2 * n + 8192 };
-	for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
-		struct eds_buf b = { .cap = 3 + rooms[i], .len = 3 };
-		b.data = malloc(b.cap);
+	for (size_t i = 0; i < 2 * sizeof rooms / sizeof rooms[0]; i++) {
+		size_t room = rooms[i / 2];
+		struct eds_buf b = { 0 };
+		if (i % 2) {
+			void *map = mmap(NULL, 3 + room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			check(map != MAP_FAILED, "mmap");
+			eds_buf_adopt(&b, map, 3 + room, map, 3 + room);
+		} else {
+			b.cap = 3 + room;
+			b.data = malloc(b.cap);
+		}
+		b.len = 3;
 		memcpy(b.data, "abc", 3);
 		rc = eds_bin_encode(m, &enc_opts, &b, &d);
 		check(rc == EDS_OK && b.len == 3 + n && memcmp(b.data, "abc", 3) == 0 &&
 			      memcmp(b.data + 3, want, n) == 0,
-		      "%s: encoding after 3 bytes, with room for %zu, differs (rc %d, %zu bytes of %zu)", what,
-		      rooms[i], rc, b.len, 3 + n);
+		      "%s: encoding after 3 bytes, with room for %zu in a %s buffer, differs (rc %d, %zu bytes "
+		      "of %zu, first difference at byte %zu)",
+		      what, room, i % 2 ? "mapped" : "malloc'd", rc, b.len, 3 + n,
+		      rc ? 0 : first_difference((uint8_t *)b.data + 3, b.len - 3, want, n));
 		eds_buf_release(&b);
 	}
 	free(want);
