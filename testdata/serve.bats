@@ -433,6 +433,21 @@ cached_marks() {
 		run eg stamped "$t/b${sizes[i]}.bin" "$t/cla$i.0"
 		assert_output "stamped ${sizes[i]} endpoints"
 	done
+	# The same through PostClusterModify, whose CLA goes to a buffer of its own.
+	args=()
+	i=0
+	for n in "${sizes[@]}"; do
+		[ -e "$t/c$n.req" ] || { eg cluster "$t/b$n.bin" "$t/c$n.bin" && eg cluster-req "$t/c$n.bin" "$t/c$n.req"; }
+		args+=("$t/c$n.req" "$t/q$((i++))")
+	done
+	run eg call "127.0.0.1:$PORT" "$M/PostClusterModify" "${args[@]}"
+	assert_equal "$(grep -c '^OK [1-9][0-9]* bytes$' <<<"$output")" 7
+	for i in "${!sizes[@]}"; do
+		eg payloads "$t/q$i" 1 "$t/cluster$i" >/dev/null
+		eg cla-of-cluster "$t/cluster$i.0" "$t/ccla$i"
+		run eg stamped "$t/b${sizes[i]}.bin" "$t/ccla$i"
+		assert_output "stamped ${sizes[i]} endpoints"
+	done
 }
 
 @test "grpc-js (node's HTTP/2, not gRPC core's): 70 concurrent calls on one connection each get their own reply" {
