@@ -256,6 +256,13 @@ except Exception as e:  # 4.21: OverflowError
 	[ "$status" -eq 0 ]
 }
 
+@test "check: every protoc-gen-validate annotation in Envoy's real protos under a CLA is enforced where it applies, and its nearest allowed value passes" {
+	run "$PY" "$CONFORM" pgv "$PROTOS" "$EDSMOD"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" annotations, "*" cases, 0 failed" ]]
+}
+
 @test "binary encodings protoc reads in its own way (groups, known fields with another wire type, 10-byte varints) or refuses (long tags and lengths, broken groups): edsmod reads each as protoc --decode does, and its text of each reads back the same" {
 	local t="$BATS_TEST_TMPDIR/tricky" f n bad=0
 	"$PY" "$CONFORM" tricky "$PROTOS" "$t"

@@ -59,6 +59,17 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
       varints of 10 bytes and more, tags and lengths over 5 bytes, broken
       packed runs and groups), for edsmod to read exactly as protoc --decode.
 
+  pgv PROTOS EDSMOD
+      Every protoc-gen-validate annotation ((validate.rules) on a field,
+      (validate.required) on a oneof) on a message reachable from the CLA,
+      as Envoy's real protos carry them, not as edsmod's check table lists
+      them: for each constraint a CLA that breaks it, reached by a shortest
+      path of fields (once more avoiding named_endpoints, so Endpoint's
+      rules are also met under lb_endpoints), must get an error finding at
+      that path from EDSMOD check; one with the nearest value the
+      constraint allows must get none there.  A kind of rule this helper
+      does not know fails, so a new upstream rule cannot pass unseen.
+
   coverage PROTOS FIXTURE...
       Parse the fixtures (.binpb as binary; .txtpb with python text_format,
       which mis-decodes \\u escapes, so the suite passes protoc's binaries)
@@ -853,6 +864,222 @@ def cmd_unknowns(a, b):
     return 0
 
 
+# ---- pgv: Envoy's validation annotations against `edsmod check` ----------
+
+def pgv_paths(root, avoid):
+    """Shortest field path from root to every message type (breadth first,
+    fields in declaration order), not through the fields named in avoid."""
+    paths, todo = {root.full_name: []}, [root]
+    while todo:
+        d = todo.pop(0)
+        for fd in d.fields:
+            mt = fd.message_type
+            if mt is None or fd.name in avoid:
+                continue
+            if mt.GetOptions().map_entry:
+                fd_map, mt = fd, mt.fields_by_name["value"].message_type
+                if mt is None:
+                    continue
+            if mt.full_name not in paths:
+                paths[mt.full_name] = paths[d.full_name] + [fd]
+                todo.append(mt)
+    return paths
+
+
+def pgv_reach(root_msg, path):
+    """Create the messages along path in root_msg; return the last one and
+    the path as edsmod prints it."""
+    m, names = root_msg, []
+    for fd in path:
+        if fd.message_type.GetOptions().map_entry:
+            m = getattr(m, fd.name)["k"]
+            names.append('%s["k"]' % fd.name)
+        elif fd.label == fd.LABEL_REPEATED:
+            m = getattr(m, fd.name).add()
+            names.append("%s[0]" % fd.name)
+        else:
+            sub = getattr(m, fd.name)
+            sub.SetInParent()
+            m = sub
+            names.append(fd.name)
+    return m, names
+
+
+def pgv_cases(d, fd, rules):
+    """(label, setter, path suffix, must fail) for one field's rules; a
+    setter takes the message holding fd.  Raises on a rule kind not handled."""
+    from google.protobuf import duration_pb2, wrappers_pb2
+    kind = rules.WhichOneof("type")
+    wrapper = fd.message_type is not None and fd.message_type.full_name.startswith("google.protobuf.") and \
+        fd.message_type.full_name.endswith("Value")
+
+    def put(v):
+        def f(m):
+            if wrapper:
+                getattr(m, fd.name).value = v
+            else:
+                setattr(m, fd.name, v)
+        return f
+
+    cases = []
+    r = getattr(rules, kind) if kind else None
+    known = set()
+    if kind == "string":
+        known = {"min_len", "max_bytes", "well_known_regex", "strict"}
+        if r.min_len:
+            cases += [("min_len %d" % r.min_len, put("a" * (r.min_len - 1)), True),
+                      ("min_len %d" % r.min_len, put("a" * r.min_len), False)]
+        if r.HasField("max_bytes"):
+            cases += [("max_bytes %d" % r.max_bytes, put("a" * (r.max_bytes + 1)), True),
+                      ("max_bytes %d" % r.max_bytes, put("a" * r.max_bytes), False)]
+        if r.HasField("well_known_regex"):
+            if r.strict:
+                raise ValueError("strict header regex")
+            # strict: false allows any byte but NUL, CR and LF
+            cases += [("header regex", put("a\nb"), True), ("header regex", put("a\\x7f\u00e9 b"), False)]
+    elif kind == "bytes":
+        known = {"min_len", "max_len"}
+        if r.min_len:
+            raise ValueError("bytes min_len")
+        if r.HasField("max_len"):
+            cases += [("max_len %d" % r.max_len, put(b"a" * (r.max_len + 1)), True),
+                      ("max_len %d" % r.max_len, put(b"a" * r.max_len), False)]
+    elif kind == "uint32":
+        known = {"lte", "gte", "gt", "lt"}
+        if r.HasField("lte"):
+            cases += [("lte %d" % r.lte, put(r.lte + 1), True), ("lte %d" % r.lte, put(r.lte), False)]
+        if r.HasField("lt"):
+            cases += [("lt %d" % r.lt, put(r.lt), True), ("lt %d" % r.lt, put(r.lt - 1), False)]
+        if r.HasField("gte"):
+            cases += [("gte %d" % r.gte, put(r.gte - 1), True), ("gte %d" % r.gte, put(r.gte), False)]
+        if r.HasField("gt"):
+            cases += [("gt %d" % r.gt, put(r.gt), True), ("gt %d" % r.gt, put(r.gt + 1), False)]
+    elif kind == "double":
+        known = {"gt"}
+        if r.HasField("gt"):
+            cases += [("gt %g" % r.gt, put(r.gt), True), ("gt %g" % r.gt, put(r.gt + 0.5), False)]
+    elif kind == "enum":
+        known = {"defined_only"}
+        numbers = [v.number for v in fd.enum_type.values]
+        if r.defined_only:
+            cases += [("defined_only", put(max(numbers) + 1), True),
+                      ("defined_only", put(max(numbers)), False)]
+    elif kind == "duration":
+        known = {"required", "gt", "gte"}
+
+        def dur(ns):
+            def f(m):
+                getattr(m, fd.name).CopyFrom(duration_pb2.Duration(seconds=ns // 10**9, nanos=ns % 10**9))
+            return f
+        ok_ns = 10**9
+        if r.HasField("gt"):
+            g = r.gt.seconds * 10**9 + r.gt.nanos
+            cases += [("gt %dns" % g, dur(g), True), ("gt %dns" % g, dur(g + 1), False)]
+        if r.HasField("gte"):
+            g = r.gte.seconds * 10**9 + r.gte.nanos
+            cases += [("gte %dns" % g, dur(g - 1), True), ("gte %dns" % g, dur(g), False)]
+            ok_ns = max(ok_ns, g)
+        if r.required:
+            cases += [("required", lambda m: None, True), ("required", dur(ok_ns), False)]
+    elif kind == "any":
+        known = {"required"}
+        if r.required:
+            def some(m):
+                getattr(m, fd.name).Pack(wrappers_pb2.StringValue(value="x"))
+            cases += [("required", lambda m: None, True), ("required", some, False)]
+    elif kind == "map":
+        known = {"keys"}
+        kr = r.keys
+        if kr.WhichOneof("type") != "string" or set(f.name for f, _ in kr.string.ListFields()) != {"min_len"}:
+            raise ValueError("map keys rule %s" % kr)
+        vd = fd.message_type.fields_by_name["value"]
+
+        def key(k):
+            def f(m):
+                mp = getattr(m, fd.name)
+                if vd.message_type is not None:
+                    mp[k].SetInParent()
+                else:
+                    mp[k] = vd.default_value
+            return f
+        n = kr.string.min_len
+        return [("keys min_len %d" % n, key("a" * (n - 1)), '%s["%s"]' % (fd.name, "a" * (n - 1)), True),
+                ("keys min_len %d" % n, key("a" * n), '%s["%s"]' % (fd.name, "a" * n), False)]
+    if r is not None:
+        extra = set(f.name for f, _ in r.ListFields()) - known
+        if extra:
+            raise ValueError("%s rule fields %s" % (kind, sorted(extra)))
+    if not cases:
+        raise ValueError("no case for %s rule %s" % (kind, r))
+    return [(label, setter, fd.name, fail) for label, setter, fail in cases]
+
+
+def cmd_pgv(edsmod):
+    from validate import validate_pb2
+    cla = cla_class()
+    root = cla.DESCRIPTOR
+    annotations, checks, bad = [], [], []
+    msgs, _ = closure(root)
+    for name in sorted(msgs):
+        d = msgs[name]
+        for o in d.oneofs:
+            if o.GetOptions().Extensions[validate_pb2.required]:
+                annotations.append((d, None, o))
+        for fd in d.fields:
+            if fd.GetOptions().HasExtension(validate_pb2.rules):
+                annotations.append((d, fd, fd.GetOptions().Extensions[validate_pb2.rules]))
+    routes = []
+    for avoid in ((), ("named_endpoints",)):
+        routes.append(pgv_paths(root, set(avoid)))
+    for d, fd, rule in annotations:
+        if fd is None:
+            cases = [("oneof %s required" % rule.name, lambda m: None, "", True)]
+        else:
+            try:
+                cases = pgv_cases(d, fd, rule)
+            except ValueError as e:
+                bad.append("%s.%s: a rule this test does not know: %s" % (d.full_name, fd.name, e))
+                continue
+        seen = set()
+        for paths in routes:
+            path = paths.get(d.full_name)
+            if path is None or tuple(f.full_name for f in path) in seen:
+                continue
+            seen.add(tuple(f.full_name for f in path))
+            for label, setter, suffix, fail in cases:
+                m = cla(cluster_name="c")
+                holder, names = pgv_reach(m, path)
+                setter(holder)
+                where = ".".join(names + ([suffix] if suffix else []))
+                checks.append((d.full_name, fd.name if fd else rule.name, label, where, fail, m.SerializeToString()))
+    # One edsmod run per case (check's findings are per file).  The value
+    # allowed must not get the finding the broken one got (Envoy's other
+    # checks, such as an IP address where EDS needs one, may still apply).
+    ids = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (msg, field, label, where, fail, data) in enumerate(checks):
+            f = os.path.join(tmp, "case%d.binpb" % i)
+            write(f, data)
+            r = subprocess.run([edsmod, "check", "--format", "json", f], capture_output=True, text=True)
+            if r.returncode not in (0, 1):
+                bad.append("%s %s (%s) at %s: edsmod check exit %d: %s" % (msg, field, label, where, r.returncode, r.stderr.strip()))
+                continue
+            errors = [x["id"] for x in json.loads(r.stdout) if x["severity"] == "error" and x["path"] == where]
+            key = (msg, field, label, where)
+            if fail:
+                ids[key] = set(errors)
+                if not errors:
+                    bad.append("%s %s (%s): no error at %s; findings: %s" % (msg, field, label, where,
+                               [(x["path"], x["id"]) for x in json.loads(r.stdout)]))
+            elif ids.get(key, set()) & set(errors):
+                bad.append("%s %s (%s): the allowed value gets %s at %s" % (msg, field, label,
+                           sorted(ids[key] & set(errors)), where))
+    for b in bad:
+        print(b)
+    print("%d annotations, %d cases, %d failed" % (len(annotations), len(checks), len(bad)))
+    return 1 if bad or not annotations else 0
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
@@ -874,6 +1101,8 @@ def main(argv):
         return cmd_unknowns(rest[0], rest[1])
     if cmd == "timestamps" and len(rest) == 1:
         return cmd_timestamps(rest[0])
+    if cmd == "pgv" and len(rest) == 1:
+        return cmd_pgv(rest[0])
     sys.exit(__doc__)
 
 
