@@ -877,7 +877,7 @@ def pgv_paths(root, avoid):
             if mt is None or fd.name in avoid:
                 continue
             if mt.GetOptions().map_entry:
-                fd_map, mt = fd, mt.fields_by_name["value"].message_type
+                mt = mt.fields_by_name["value"].message_type
                 if mt is None:
                     continue
             if mt.full_name not in paths:
@@ -905,7 +905,7 @@ def pgv_reach(root_msg, path):
     return m, names
 
 
-def pgv_cases(d, fd, rules):
+def pgv_cases(fd, rules):
     """(label, setter, path suffix, must fail) for one field's rules; a
     setter takes the message holding fd.  Raises on a rule kind not handled."""
     from google.protobuf import duration_pb2, wrappers_pb2
@@ -1036,7 +1036,7 @@ def cmd_pgv(edsmod):
             cases = [("oneof %s required" % rule.name, lambda m: None, "", True)]
         else:
             try:
-                cases = pgv_cases(d, fd, rule)
+                cases = pgv_cases(fd, rule)
             except ValueError as e:
                 bad.append("%s.%s: a rule this test does not know: %s" % (d.full_name, fd.name, e))
                 continue
