@@ -30,8 +30,12 @@
  * The compiled rules are shared read-only; a reload swaps in a new
  * generation, and the old one is freed when its last call finishes.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -67,7 +71,8 @@ static const char usage[] =
 	"                           default 127.0.0.1:5005)\n"
 	"  -e RULE                  apply RULE (repeatable; in order with -f)\n"
 	"  -f FILE                  apply the rules in FILE (repeatable; SIGHUP reloads)\n"
-	"  --threads N              worker threads (default: CPUs, at most 16)\n"
+	"  --threads N              worker threads (default: the CPUs it may run on,\n"
+	"                           at most 16)\n"
 	"  --cache-size SIZE        memory for the replies to requests seen before\n"
 	"                           (default 64M; 0: no cache)\n"
 	"  --max-message-size SIZE  largest request accepted (default 64M)\n"
@@ -1089,8 +1094,11 @@ int main(int argc, char **argv)
 	}
 	if (!nls)
 		ls[nls++].addr = "127.0.0.1:5005";
-	if (!threads) {
-		threads = sysconf(_SC_NPROCESSORS_ONLN);
+	if (!threads) { /* the CPUs this process may run on (taskset, a container's cpuset) */
+		cpu_set_t set;
+		threads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+		if (threads < 1)
+			threads = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
 	}
 	const char *delay = getenv("EDSMOD_SERVE_TEST_DELAY_MS");

@@ -705,6 +705,27 @@ cached_marks() {
 	assert_line --index 1 --regexp '^OK [1-9]'
 }
 
+@test "workers: one per CPU the server may run on (taskset, a container's cpuset), at most 16; --threads sets them" {
+	local n
+	n=$(nproc)
+	[ "$n" -gt 16 ] && n=16
+	start_server --listen 127.0.0.1:0 -f "$RULES"
+	grep -q "with $n thread" "$LOG"
+	stop_server
+	cat >"$BATS_TEST_TMPDIR/cpu0" <<-EOF
+	#!/bin/sh
+	exec taskset -c 0 "$SERVE" "\$@"
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/cpu0"
+	SERVE="$BATS_TEST_TMPDIR/cpu0" start_server --listen 127.0.0.1:0 -f "$RULES"
+	grep -q "with 1 thread " "$LOG"
+	call "127.0.0.1:$PORT" "$M/PostEndpointsModify" "$BATS_FILE_TMPDIR/ep.req"
+	assert_output --regexp '^OK [1-9][0-9]* bytes$'
+	stop_server
+	SERVE="$BATS_TEST_TMPDIR/cpu0" start_server --listen 127.0.0.1:0 -f "$RULES" --threads 3
+	grep -q "with 3 threads " "$LOG"
+}
+
 @test "start-up fails clearly: bad address, address in use, unreadable certificate, bad rules" {
 	run -2 "$SERVE" --listen 127.0.0.1:70000
 	assert_output --partial 'bad --listen address "127.0.0.1:70000"'
