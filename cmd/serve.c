@@ -35,9 +35,9 @@
 #endif
 #include <errno.h>
 #include <getopt.h>
-#include <sched.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -132,7 +132,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	handle(W, &c, &r);
 	check_reply(method, &r);
 
-	/* A new worker, then W from the cache twice: same status, same bytes. */
+	/* A new worker, then W twice (from the cache when the reply is OK):
+	 * same status, same bytes. */
 	enum serve_status st = r.status;
 	size_t len = r.len;
 	char *first = malloc(len ? len : 1);
@@ -143,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		handle(w, &c, &r);
 		if (r.status != st || r.len != len || (len && memcmp(first, r.data, len) != 0))
 			fz_fail("call %d (%s) gave another answer (status %d then %d, %zu then %zu bytes)", k,
-				k == 2 ? "a new worker" : "the cache", st, r.status, len, r.len);
+				k == 2 ? "a new worker" : "the same worker", st, r.status, len, r.len);
 		if (w != W)
 			worker_free(w);
 	}
