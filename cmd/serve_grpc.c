@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -54,6 +55,8 @@
 #define SLOTS_PER_METHOD 64
 #define SEND_TIMEOUT_MS 30000
 #define CANCEL_SCAN_MS 250
+/* The last idle scan (each worker's counts) after calls that may trim malloc's memory. */
+#define IDLE_SCANS_TRIMMED 64
 /* How long a stop reads the requests already on their way before the
  * shutdown refuses new calls. */
 #define DRAIN_READ_MS 200
@@ -95,11 +98,13 @@ struct serve_grpc {
 	grpc_completion_queue *cq, *shutdown_cq;
 	struct worker *workers;
 	unsigned nworkers;
-	pthread_mutex_t lock; /* slot states, waiting, next_scan */
+	pthread_mutex_t lock; /* slot states, waiting, next_scan, calls */
 	struct slot *slots;   /* SLOTS_PER_METHOD * nworkers per method, the catch-all first */
 	size_t per_method;
 	size_t *waiting;      /* per method, the catch-all first: its slots in WAIT */
 	gpr_timespec next_scan;
+	unsigned long calls, calls_at_idle; /* calls taken; their count when the server went idle */
+	unsigned idle_scans; /* scans run out while idle since then */
 	atomic_bool stopping;
 	bool draining; /* stopping soon: every idle slot is posted (under lock) */
 	bool cq_closed; /* cq shut down: no batch may start on it (under lock) */
@@ -431,6 +436,16 @@ static void cancel_stalled(struct serve_grpc *s, gpr_timespec now)
 	}
 }
 
+/* No call is handled or sending (under s->lock). */
+static bool slots_idle(const struct serve_grpc *s)
+{
+	size_t nslots = (s->cfg->nmethods + 1) * s->per_method;
+	for (size_t i = 0; i < nslots; i++)
+		if (s->slots[i].state == SLOT_BUSY || s->slots[i].state == SLOT_SEND)
+			return false;
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -459,14 +474,37 @@ static void *worker_main(void *arg)
 			slot_release(sl);
 		} else if (sl && sl->state == SLOT_WAIT) {
 			sl->state = SLOT_BUSY;
+			s->calls++;
 			method_refill(s, sl->method); /* others take new calls meanwhile */
 			answer = true;
 		} else if (sl && sl->state == SLOT_SEND) {
 			slot_release(sl);
 			method_refill(s, sl->method);
 		}
+		/*
+		 * A burst of large calls leaves malloc's free memory with the
+		 * process (glibc raises its trim threshold as large blocks are
+		 * freed).  When the server is idle (a scan's wait ran out and no
+		 * call is handled or sending), give it back, on the 1st, 2nd,
+		 * 4th, ... such scan up to IDLE_SCANS_TRIMMED (gRPC frees some of
+		 * a call's memory later): the next burst pays page faults, not
+		 * the idle server.
+		 */
+		bool trim = false;
+		if (ev.type == GRPC_QUEUE_TIMEOUT && slots_idle(s)) {
+			if (s->calls != s->calls_at_idle) {
+				s->calls_at_idle = s->calls;
+				s->idle_scans = 0;
+			}
+			if (s->idle_scans <= IDLE_SCANS_TRIMMED) {
+				s->idle_scans++;
+				trim = !(s->idle_scans & (s->idle_scans - 1));
+			}
+		}
 		until = s->next_scan;
 		pthread_mutex_unlock(&s->lock);
+		if (trim)
+			malloc_trim(0);
 		if (answer)
 			slot_answer(w, sl);
 	}
