@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -33,6 +32,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -491,7 +491,7 @@ static void *worker_main(void *arg)
 		 * the idle server.
 		 */
 		bool trim = false;
-		if (ev.type == GRPC_QUEUE_TIMEOUT && slots_idle(s)) {
+		if (ev.type == GRPC_QUEUE_TIMEOUT && s->calls && slots_idle(s)) {
 			if (s->calls != s->calls_at_idle) {
 				s->calls_at_idle = s->calls;
 				s->idle_scans = 0;
