@@ -55,7 +55,7 @@
 #define SLOTS_PER_METHOD 64
 #define SEND_TIMEOUT_MS 30000
 #define CANCEL_SCAN_MS 250
-/* The last idle scan (each worker's counts) after calls that may trim malloc's memory. */
+/* The last idle scan after a call (each worker's counts) that may trim malloc's memory. */
 #define IDLE_SCANS_TRIMMED 64
 /* How long a stop reads the requests already on their way before the
  * shutdown refuses new calls. */
@@ -98,13 +98,12 @@ struct serve_grpc {
 	grpc_completion_queue *cq, *shutdown_cq;
 	struct worker *workers;
 	unsigned nworkers;
-	pthread_mutex_t lock; /* slot states, waiting, next_scan, calls */
+	pthread_mutex_t lock; /* slot states, waiting, next_scan, idle_scans */
 	struct slot *slots;   /* SLOTS_PER_METHOD * nworkers per method, the catch-all first */
 	size_t per_method;
 	size_t *waiting;      /* per method, the catch-all first: its slots in WAIT */
 	gpr_timespec next_scan;
-	unsigned long calls, calls_at_idle; /* calls taken; their count when the server went idle */
-	unsigned idle_scans; /* scans run out while idle since then */
+	unsigned idle_scans; /* scans run out while idle since the last call taken */
 	atomic_bool stopping;
 	bool draining; /* stopping soon: every idle slot is posted (under lock) */
 	bool cq_closed; /* cq shut down: no batch may start on it (under lock) */
@@ -474,7 +473,7 @@ static void *worker_main(void *arg)
 			slot_release(sl);
 		} else if (sl && sl->state == SLOT_WAIT) {
 			sl->state = SLOT_BUSY;
-			s->calls++;
+			s->idle_scans = 0;
 			method_refill(s, sl->method); /* others take new calls meanwhile */
 			answer = true;
 		} else if (sl && sl->state == SLOT_SEND) {
@@ -491,15 +490,9 @@ static void *worker_main(void *arg)
 		 * the idle server.
 		 */
 		bool trim = false;
-		if (ev.type == GRPC_QUEUE_TIMEOUT && s->calls && slots_idle(s)) {
-			if (s->calls != s->calls_at_idle) {
-				s->calls_at_idle = s->calls;
-				s->idle_scans = 0;
-			}
-			if (s->idle_scans <= IDLE_SCANS_TRIMMED) {
-				s->idle_scans++;
-				trim = !(s->idle_scans & (s->idle_scans - 1));
-			}
+		if (ev.type == GRPC_QUEUE_TIMEOUT && s->idle_scans <= IDLE_SCANS_TRIMMED && slots_idle(s)) {
+			s->idle_scans++;
+			trim = !(s->idle_scans & (s->idle_scans - 1));
 		}
 		until = s->next_scan;
 		pthread_mutex_unlock(&s->lock);
@@ -539,6 +532,7 @@ struct serve_grpc *serve_grpc_start(const struct serve_grpc_config *cfg,
 	if (!s)
 		abort();
 	s->cfg = cfg;
+	s->idle_scans = IDLE_SCANS_TRIMMED + 1; /* no trim before the first call */
 	atomic_init(&s->stopping, false);
 
 	/* gRPC 1.51 opens a stream's receive window to whatever length the
