@@ -346,10 +346,8 @@ static bool field_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor 
 
 static bool is_map_entry(const ProtobufCMessageDescriptor *parent, const ProtobufCMessageDescriptor *d)
 {
-	size_t pn = strlen(parent->name), n = strlen(d->name);
-	return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
-	       strncmp(d->name, parent->name, pn) == 0 && d->name[pn] == '.' &&
-	       d->fields[0].id == 1 && d->fields[1].id == 2;
+	size_t pn = strlen(parent->name);
+	return eds_schema_map_entry(d) && strncmp(d->name, parent->name, pn) == 0 && d->name[pn] == '.';
 }
 
 static enum shape shape_of(const ProtobufCMessageDescriptor *desc, const ProtobufCFieldDescriptor *f)

@@ -1377,10 +1377,13 @@ static void *build_plan(const ProtobufCMessageDescriptor *desc)
 		oom();
 	p->desc = desc;
 	p->n = desc->n_fields;
+	bool map_entry = eds_schema_map_entry(desc);
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		struct fplan *fp = &p->f[i];
 		plan_presence(fp, f);
+		if (map_entry)
+			fp->toff = ALWAYS; /* key and value, default or not, as protobuf's own encoders */
 		fp->off = f->offset;
 		fp->how = (uint8_t)how_for(f->type);
 		fp->dflt = f->default_value;

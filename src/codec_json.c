@@ -67,18 +67,10 @@ static bool name_eq(const char *name, const char *key, size_t klen)
 	return strncmp(name, key, klen) == 0 && name[klen] == '\0';
 }
 
-/* protobuf-c 1.4.1 has no map flag: a map is a repeated *Entry message
- * whose fields are exactly 1 "key" and 2 "value". */
 static bool is_map(const ProtobufCFieldDescriptor *f)
 {
-	if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
-		return false;
-	const ProtobufCMessageDescriptor *m = f->descriptor;
-	if (m->n_fields != 2 || m->fields[0].id != 1 || m->fields[1].id != 2 ||
-	    strcmp(m->fields[0].name, "key") != 0 || strcmp(m->fields[1].name, "value") != 0)
-		return false;
-	size_t n = strlen(m->short_name);
-	return n > 5 && strcmp(m->short_name + n - 5, "Entry") == 0;
+	return f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+	       eds_schema_map_entry(f->descriptor);
 }
 
 static bool is_null_value_enum(const ProtobufCFieldDescriptor *f)

@@ -149,13 +149,6 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 	return NULL;
 }
 
-static bool is_map_entry(const ProtobufCMessageDescriptor *d)
-{
-	size_t n = strlen(d->name);
-	return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
-	       d->fields[0].id == 1 && strcmp(d->fields[0].name, "key") == 0 && d->fields[1].id == 2 &&
-	       strcmp(d->fields[1].name, "value") == 0;
-}
 
 static const struct {
 	const char *msg, *field;
@@ -324,7 +317,7 @@ static bool apply_seg(struct pathb *pb, const struct eds_seg *seg)
 	if (pb->pending) {
 		const ProtobufCFieldDescriptor *f = pb->pending;
 		pb->pending = NULL;
-		bool map = f->type == PROTOBUF_C_TYPE_MESSAGE && is_map_entry(f->descriptor);
+		bool map = f->type == PROTOBUF_C_TYPE_MESSAGE && eds_schema_map_entry(f->descriptor);
 		if (map && seg->kind == EDS_SEG_KEY) {
 			const ProtobufCMessageDescriptor *ed = f->descriptor;
 			if (ed->fields[0].type != PROTOBUF_C_TYPE_STRING) {

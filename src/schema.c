@@ -37,6 +37,14 @@ enum eds_wkt eds_schema_wkt(const ProtobufCMessageDescriptor *desc)
 	return EDS_WKT_NONE;
 }
 
+bool eds_schema_map_entry(const ProtobufCMessageDescriptor *d)
+{
+	size_t n = strlen(d->name);
+	return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
+	       d->fields[0].id == 1 && strcmp(d->fields[0].name, "key") == 0 && d->fields[1].id == 2 &&
+	       strcmp(d->fields[1].name, "value") == 0;
+}
+
 const ProtobufCMessageDescriptor *eds_schema_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof schema_table / sizeof schema_table[0]; i++) {

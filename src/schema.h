@@ -7,6 +7,7 @@
 #define EDS_SCHEMA_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum eds_wkt {
@@ -23,6 +24,10 @@ enum eds_wkt {
 };
 
 enum eds_wkt eds_schema_wkt(const ProtobufCMessageDescriptor *desc);
+/* Whether desc is a map field's entry type.  protobuf-c 1.4 has no map
+ * flag: an entry is a message named *Entry whose fields are exactly 1 "key"
+ * and 2 "value". */
+bool eds_schema_map_entry(const ProtobufCMessageDescriptor *desc);
 /* "envoy.config.endpoint.v3.ClusterLoadAssignment" -> descriptor, or NULL. */
 const ProtobufCMessageDescriptor *eds_schema_find(const char *full_name, size_t len);
 /* Resolve an Any type URL: the text after the last '/'. NULL if unknown. */
