@@ -477,7 +477,182 @@ def cmd_gen(work):
     write(os.path.join(work, "unknown", "ref.binpb"), gen_unknown())
     os.makedirs(os.path.join(work, "split"), exist_ok=True)
     write(os.path.join(work, "split", "ref.binpb"), gen_split())
+    for seed in RANDOM_SEEDS:
+        write(os.path.join(work, "random-%d.txtpb" % seed), gen_random(seed))
     return 0
+
+
+# ---------------------------------------------------------------- random CLAs
+
+RANDOM_SEEDS = range(1, 13)
+RANDOM_WITHOUT_ANY = range(9, 13)  # text byte-compared with protoc's (no Any)
+
+# Pieces random strings are made of: what escaping and UTF-8 handling get
+# wrong (quotes, backslash, control characters, DEL, U+2028/9, BOM, NBSP,
+# combining marks, right-to-left, CJK, astral, the last code point).  Not
+# U+0000, which edsmod refuses in a string (man page, LIMITS); bytes may hold it.
+STR_PIECES = (["a", "Z", "0", "9", " ", "-", "/", ".", ":", "_", '"', "'", "\\", "?", "{", "}", "#", "<"]
+              + [chr(c) for c in (1, 7, 8, 9, 10, 11, 12, 13, 27, 31, 127)]
+              + ["é", "ß", "Ω", "中文", "ש", "ع", "\u0301", "\u2028", "\u2029", "\ufeff", "\u00a0", "\u200b",
+                 "😀", "\U0010ffff", "\u0080", "\u07ff", "\uffff"])
+
+
+def rand_str(rng, n_max=8):
+    return "".join(rng.choice(STR_PIECES) for _ in range(rng.randint(0, n_max)))
+
+
+def rand_double(rng, finite):
+    pool = [0.0, -0.0, 1.0, -1.5, 0.1, 1 / 3, 1e21, 1e-7, 123456789.125, 5e-324, 2.2250738585072014e-308,
+            1.7976931348623157e308, 9007199254740993.0, 1e100, -1e-100, 100.0, 1e15, 1e16, 0.000001]
+    if not finite:
+        pool += [math.inf, -math.inf, math.nan]
+    r = rng.random()
+    if r < 0.6:
+        return rng.choice(pool)
+    if r < 0.8:
+        return rng.uniform(-1e6, 1e6)
+    return rng.uniform(-1, 1) * 10.0 ** rng.randint(-300, 300)
+
+
+def rand_int(rng, bits, signed):
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    pool = [0, 1, hi, lo, 300, (1 << 53) + 1]
+    if signed:
+        pool += [-1, -(1 << 53) - 1, -300]
+    v = rng.choice(pool) if rng.random() < 0.6 else rng.randint(lo, hi)
+    return max(lo, min(hi, v))
+
+
+def rand_duration(rng, d):
+    top = 315576000000
+    s, n = rng.choice([(0, 0), (1, 0), (0, 1), (-1, -5), (top, 999999999), (-top, -999999999), (0, -1),
+                       (rng.randint(0, top), rng.randint(0, 999999999)),
+                       (-rng.randint(0, top), -rng.randint(0, 999999999))])
+    d.seconds, d.nanos = s, n
+
+
+def rand_value(rng, v, depth):
+    kinds = ["null", "number", "string", "bool"] + (["struct", "list"] if depth < 3 else [])
+    k = rng.choice(kinds)
+    if k == "null":
+        v.null_value = 0
+    elif k == "number":
+        v.number_value = rand_double(rng, True)
+    elif k == "string":
+        v.string_value = rand_str(rng)
+    elif k == "bool":
+        v.bool_value = rng.random() < 0.5
+    elif k == "struct":
+        rand_struct(rng, v.struct_value, depth + 1)
+    else:
+        v.list_value.SetInParent()
+        for _ in range(rng.randint(0, 3)):
+            rand_value(rng, v.list_value.values.add(), depth + 1)
+
+
+def rand_struct(rng, s, depth):
+    s.SetInParent()
+    for _ in range(rng.randint(0, 3)):
+        rand_value(rng, s.fields[rand_str(rng, 5)], depth + 1)
+
+
+def any_types():
+    msgs, _ = closure(cla_class().DESCRIPTOR)
+    return sorted(n for n, d in msgs.items() if not d.GetOptions().map_entry)
+
+
+def rand_message(rng, m, depth, with_any=True):
+    """Fill m at random: every kind of field, oneof, map and well-known
+    type a CLA can hold, with values at the edges of their types.  Never
+    what JSON cannot carry (a NaN or infinite Value, a Duration out of
+    range, a Value without a kind)."""
+    from google.protobuf.descriptor import FieldDescriptor as FD
+    d = m.DESCRIPTOR
+    name = d.full_name
+    if name == "google.protobuf.Duration":
+        return rand_duration(rng, m)
+    if name == "google.protobuf.Struct":
+        return rand_struct(rng, m, depth)
+    if name == "google.protobuf.Value":
+        return rand_value(rng, m, depth)
+    if name == "google.protobuf.ListValue":
+        m.SetInParent()
+        for _ in range(rng.randint(0, 3)):
+            rand_value(rng, m.values.add(), depth)
+        return
+    if name == "google.protobuf.Any":
+        inner_name = rng.choice(any_types() if depth < 5 else ["google.protobuf.Duration", "google.protobuf.Empty"])
+        inner = message_class(inner_name)()
+        rand_message(rng, inner, depth + 1)
+        m.Pack(inner)
+        return
+    m.SetInParent()
+    chosen = {o.name: rng.choice(list(o.fields) + [None]) for o in d.oneofs}
+    p = 0.7 / (1 + depth * 0.6)
+    for fd in d.fields:
+        o = fd.containing_oneof
+        if o is not None and chosen[o.name] is not fd:
+            continue
+        if rng.random() > (0.9 if o is not None else p):
+            continue
+        if not with_any and fd.message_type is not None and (
+                fd.message_type.full_name == "google.protobuf.Any" or
+                fd.message_type.GetOptions().map_entry and
+                fd.message_type.fields_by_name["value"].message_type is not None and
+                fd.message_type.fields_by_name["value"].message_type.full_name == "google.protobuf.Any"):
+            continue
+        if fd.type == FD.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+            kf, vf = fd.message_type.fields_by_name["key"], fd.message_type.fields_by_name["value"]
+            mp = getattr(m, fd.name)
+            for _ in range(rng.randint(1, 3)):
+                key = rand_str(rng, 5) if kf.type == FD.TYPE_STRING else rand_int(rng, 32, False)
+                if vf.type == FD.TYPE_MESSAGE:
+                    rand_message(rng, mp[key], depth + 1, with_any)
+                else:
+                    mp[key] = rand_scalar(rng, vf, name)
+            continue
+        n = rng.randint(1, 3) if fd.label == FD.LABEL_REPEATED else 1
+        for _ in range(n):
+            if fd.type == FD.TYPE_MESSAGE:
+                if depth >= 8:
+                    break
+                sub = getattr(m, fd.name).add() if fd.label == FD.LABEL_REPEATED else getattr(m, fd.name)
+                rand_message(rng, sub, depth + 1, with_any)
+            elif fd.label == FD.LABEL_REPEATED:
+                getattr(m, fd.name).append(rand_scalar(rng, fd, name))
+            else:
+                setattr(m, fd.name, rand_scalar(rng, fd, name))
+
+
+def rand_scalar(rng, fd, owner):
+    from google.protobuf.descriptor import FieldDescriptor as FD
+    t = fd.type
+    if t == FD.TYPE_STRING:
+        return rand_str(rng)
+    if t == FD.TYPE_BYTES:
+        return bytes(rng.randrange(256) for _ in range(rng.randint(0, 8)))
+    if t == FD.TYPE_BOOL:
+        return rng.random() < 0.5
+    if t == FD.TYPE_DOUBLE:
+        return rand_double(rng, owner == "google.protobuf.Value")
+    if t == FD.TYPE_ENUM:
+        nums = [v.number for v in fd.enum_type.values]
+        return rng.choice(nums) if rng.random() < 0.85 else rng.choice([max(nums) + 1, 99, -1, 2147483647])
+    bits, signed = {FD.TYPE_INT32: (32, True), FD.TYPE_UINT32: (32, False), FD.TYPE_INT64: (64, True),
+                    FD.TYPE_UINT64: (64, False)}[t]
+    return rand_int(rng, bits, signed)
+
+
+def gen_random(seed):
+    """A CLA of random contents (deterministic for seed), in text format;
+    without an Any for the seeds in RANDOM_WITHOUT_ANY."""
+    import random
+    from google.protobuf import text_format
+    rng = random.Random(seed)
+    m = cla_class()()
+    while m.ByteSize() < 2000:
+        rand_message(rng, m, 0, seed not in RANDOM_WITHOUT_ANY)
+    return text_format.MessageToString(m)
 
 
 # ---------------------------------------------------------------- coverage
