@@ -3,7 +3,8 @@
 # 3.21 with Envoy's REAL protos (real_protoc) and python3-protobuf 4.21
 # (json_format, text_format).  The corpus is testdata/corpus/*.txtpb plus
 # fixtures testdata/conformance/conform.py generates at test time: "large"
-# (a few hundred endpoints, text) and, binary only, "unknown" (unknown
+# (a few hundred endpoints, text), "random-1".."random-12" (random contents
+# from the real descriptors, text) and, binary only, "unknown" (unknown
 # fields), "noncanonical" (legal encodings protoc never writes) and
 # "dupkeys" (repeated map keys).
 # The reference message of each fixture is what real protoc --encode makes
