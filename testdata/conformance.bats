@@ -195,7 +195,7 @@ except Exception as e:  # 4.21: OverflowError
 	[ "$bad" = 0 ]
 }
 
-@test "round trips binary -> json -> binary, binary -> text -> binary and binary -> binary give protoc's bytes back" {
+@test "round trips binary -> json, yaml or text -> binary and binary -> binary give protoc's bytes back" {
 	local n d f bad=0 cmp=()
 	for n in "${FIXTURES[@]}"; do
 		d=$W/$n
@@ -211,17 +211,23 @@ except Exception as e:  # 4.21: OverflowError
 		else
 			bad=1
 		fi
+		if conv "$n" "$d/rt.yaml" --from binary --to yaml --proto-names "$d/ref.binpb" &&
+			conv "$n" "$d/rty.binpb" --from yaml --to binary "$d/rt.yaml"; then
+			cmp+=("$n: binary -> yaml -> binary" "$d/ref.binpb" "bin:$d/rty.binpb")
+		else
+			bad=1
+		fi
 		if conv "$n" "$d/rtb.binpb" --from binary --to binary "$d/ref.binpb"; then
 			cmp+=("$n: binary -> binary" "$d/ref.binpb" "bin:$d/rtb.binpb")
 		else
 			bad=1
 		fi
-		# Bytes: JSON and binary keep the order of everything, so both give
-		# protoc's encoding back; text sorts map entries by key, as protoc
-		# --decode does, so it gives what protoc's own text round trip
-		# gives (without an Any, which protoc prints as bytes).
+		# Bytes: JSON, YAML and binary keep the order of everything, so
+		# they give protoc's encoding back; text sorts map entries by key,
+		# as protoc --decode does, so it gives what protoc's own text round
+		# trip gives (without an Any, which protoc prints as bytes).
 		real_protoc --encode=$CLA $ROOT_PROTO <"$d/ref.txt" >"$d/ref-rt.binpb"
-		for f in rtj:ref rtb:ref rtt:ref-rt; do
+		for f in rtj:ref rty:ref rtb:ref rtt:ref-rt; do
 			[ -e "$d/${f%%:*}.binpb" ] || continue
 			[ "$f" != rtt:ref-rt ] || [ ! -e "$d/has-any" ] || continue
 			cmp -s "$d/${f#*:}.binpb" "$d/${f%%:*}.binpb" && continue
