@@ -149,7 +149,6 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 	return NULL;
 }
 
-
 static const struct {
 	const char *msg, *field;
 	struct eds_constraint c;
