@@ -12,9 +12,10 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
   gen PROTOS WORK
       Write the generated fixtures: WORK/large.txtpb (a few hundred
       endpoints), WORK/random-N.txtpb (random CLAs from the real
-      descriptors, see gen_random) and WORK/unknown/ref.binpb (unknown fields at the top level,
-      in a nested LbEndpoint and in a Locality, plus upstream-only field
-      SocketAddress.network_namespace_filepath = 7, unknown to the npm protos),
+      descriptors, see gen_random) and WORK/unknown/ref.binpb (unknown
+      fields at the top level, in a nested LbEndpoint and in a Locality,
+      plus upstream-only field SocketAddress.network_namespace_filepath = 7,
+      unknown to the npm protos),
       WORK/dupkeys/ref.binpb (repeated map keys, last one wins) and
       WORK/noncanonical/ref.binpb (legal encodings protoc never writes:
       split messages, repeated singular fields, overlong varints...) and
