@@ -43,3 +43,11 @@ load helper.bash
 	assert_line --regexp "^\| 6 scaling check +\| 10→10,000 +\| edsmod check +\| [0-9]+\.[0-9]{4} +\| [0-9.]+ +\| [0-9.]+ +\| [0-9]+\.[0-9] +\| (yes|no) +\|$"
 	assert_line --regexp "^  (met|MISSED) scaling check \(edsmod check\): 1000x endpoints <= 1200x time: [0-9.]+x$"
 }
+
+@test "bench: each timed run of a compared row is followed by a run of the edsmod row it is divided by" {
+	run env BENCH_QUICK=1 EDSMOD="$EDSMOD" "$TOP/scripts/bench" --jobs 5 --reps 2
+	assert_success
+	# 2 runs of its own, then one after each of the 10,000-rule row's 2
+	assert_line --regexp "^bench: 5 rules +10  edsmod, 1 rule +[0-9]+\.[0-9]{4} s \(4 runs, 2 of them alongside edsmod, 10,000 rules\)$"
+	assert_line --regexp "^\| 5 rules +\| 10 +\| edsmod, 10,000 rules +\| [0-9]+\.[0-9]{4} "
+}
