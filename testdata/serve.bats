@@ -356,6 +356,15 @@ cached_marks() {
 	run sh -c "grep 'PostEndpointsModify' '$LOG' | sed -e 's/.* cached\$/cached/' -e '/^cached\$/!s/.*/-/'"
 }
 
+@test "random EG-shaped CLAs with hostile strings: each reply is the CLI's output for the same rules, each refusal an exit 6 or 7 of the CLI" {
+	local rules="$BATS_TEST_TMPDIR/rules.edsmod"
+	{ cat "$RULES"; echo 'set metadata["test"].seen = true'; } >"$rules"
+	start_server --listen 127.0.0.1:0 -f "$rules"
+	run eg random-vs-cli "127.0.0.1:$PORT" "$EDSMOD" "$rules" 11 40
+	echo "$output"
+	assert_success
+}
+
 @test "reply cache: a request's third call gets the same bytes from the cache; other bytes are computed" {
 	local t=$BATS_TEST_TMPDIR f=$BATS_FILE_TMPDIR e i m
 	start_server --listen 127.0.0.1:0 -f "$RULES"

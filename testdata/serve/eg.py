@@ -23,6 +23,9 @@ under test (see ../shared/docs/envoy-gateway.md).
   eg.py translate-req OUT CLUSTER.bin...    PostTranslateModifyRequest with
                                             a secret, a listener and a route
   eg.py fields FILE                          top-level fields of a message
+  eg.py random-vs-cli TARGET EDSMOD RULES SEED N
+                                            random CLAs: serve's replies against
+                                            the CLI's output and exit statuses
   eg.py ...                                  see the subcommands below
 """
 import os
@@ -201,6 +204,81 @@ def call(argv):
     return 0
 
 
+# ---- serve against the CLI ---------------------------------------------------
+
+def random_cla(rng):
+    """An Envoy Gateway-shaped CLA with random contents: locality names EG's
+    way or not, the envoy-gateway backend metadata or none, IPv4 and IPv6,
+    and the hostile strings of conform.py's random CLAs in names, hostnames
+    and metadata (some of which the check refuses: an empty namespace)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conformance"))
+    import conform  # (its string and Struct generators only: no classes of its own)
+    cla = cla_class()(cluster_name=rng.choice(["httproute/default/chat/rule/0", conform.rand_str(rng, 6) or "c"]))
+    for li in range(rng.randint(1, 4)):
+        le = cla.endpoints.add()
+        ns = rng.choice(["default", conform.rand_str(rng, 4).replace("/", "") or "ns"])
+        le.locality.region = rng.choice(["httproute/%s/chat/rule/%d/backend/%d" % (ns, li, rng.randint(0, 3)),
+                                         conform.rand_str(rng, 6)])
+        if rng.random() < 0.7:
+            res = le.metadata.filter_metadata["envoy-gateway"].fields["resources"].list_value.values.add()
+            res.struct_value.fields["kind"].string_value = "Backend"
+            res.struct_value.fields["name"].string_value = conform.rand_str(rng, 6)
+        if rng.random() < 0.5:
+            le.load_balancing_weight.value = rng.randint(1, 100)
+        le.priority = rng.choice([0, 0, 1])
+        for ei in range(rng.randint(0, 6)):
+            lb = le.lb_endpoints.add()
+            sa = lb.endpoint.address.socket_address
+            sa.address = rng.choice(["10.%d.%d.%d" % (li, ei, rng.randint(1, 250)), "fd00::%x" % (li * 256 + ei + 1)])
+            sa.port_value = rng.randint(1, 65535)
+            if rng.random() < 0.5:
+                lb.endpoint.hostname = conform.rand_str(rng, 8)
+            if rng.random() < 0.5:
+                conform.rand_struct(rng, lb.metadata.filter_metadata[conform.rand_str(rng, 4)], 0)
+            if rng.random() < 0.3:
+                lb.metadata.filter_metadata["aigateway.envoy.io"].fields["old"].string_value = conform.rand_str(rng, 4)
+            lb.health_status = rng.choice([0, 1, 3])
+            if rng.random() < 0.5:
+                lb.load_balancing_weight.value = rng.randint(1, 10)
+    return cla.SerializeToString()
+
+
+def random_vs_cli(target, edsmod, rules, seed, n):
+    """random-vs-cli TARGET EDSMOD RULES SEED N: N random CLAs (random_cla)
+    through PostEndpointsModify at TARGET and through EDSMOD -f RULES.  The
+    reply must hold exactly the CLI's output when it exits 0, and be
+    FAILED_PRECONDITION when it exits 6 (a rule failed) or 7 (an invalid
+    result).  Prints each disagreement and the outcomes' counts; exit 1 on a
+    disagreement or when an outcome never occurred."""
+    import random
+    import subprocess
+    import grpc
+    rng = random.Random(int(seed))
+    ch = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20)])
+    fn = ch.unary_unary("/envoygateway.extension.EnvoyGatewayExtension/PostEndpointsModify")
+    counts, bad = {0: 0, 6: 0, 7: 0}, 0
+    for i in range(int(n)):
+        cla = random_cla(rng)
+        cli = subprocess.run([edsmod, "-f", rules, "--from", "binary", "--to", "binary"], input=cla, capture_output=True)
+        try:
+            got, code = fn(field(1, cla) + field(2, b""), timeout=10), "OK"
+        except grpc.RpcError as e:
+            got, code = None, e.code().name
+        counts[cli.returncode] = counts.get(cli.returncode, 0) + 1
+        want = "OK" if cli.returncode == 0 else "FAILED_PRECONDITION" if cli.returncode in (6, 7) else "?"
+        if code != want:
+            print("CLA %d: edsmod exits %d, the server answers %s" % (i, cli.returncode, code))
+            bad += 1
+        elif got is not None:
+            la = next((f[3] for f in fields(got) if f[0] == 1), cla)  # (absent: unchanged)
+            if la != cli.stdout:
+                print("CLA %d: the reply's load_assignment is not the CLI's output" % i)
+                bad += 1
+    ch.close()
+    print("CLI exit statuses: %s" % counts)
+    return 1 if bad or 0 in counts.values() else 0
+
+
 # ---- subcommands ------------------------------------------------------------
 
 def main(argv):
@@ -322,6 +400,8 @@ def main(argv):
             ep.endpoint.address.socket_address.port_value = 8080
             ep.load_balancing_weight.value = 1
         wr(args[0], cla.SerializeToString())
+    elif cmd == "random-vs-cli":
+        return random_vs_cli(*args)
     elif cmd == "dnsify":
         # eg.py dnsify IN OUT: the CLA with host names for addresses, as in
         # the inline CLA of a STRICT_DNS cluster.
