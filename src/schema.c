@@ -39,9 +39,10 @@ enum eds_wkt eds_schema_wkt(const ProtobufCMessageDescriptor *desc)
 
 bool eds_schema_map_entry(const ProtobufCMessageDescriptor *d)
 {
+	if (d->n_fields != 2 || d->fields[0].id != 1 || d->fields[1].id != 2) /* (most messages stop here) */
+		return false;
 	size_t n = strlen(d->name);
-	return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
-	       d->fields[0].id == 1 && strcmp(d->fields[0].name, "key") == 0 && d->fields[1].id == 2 &&
+	return n > 5 && strcmp(d->name + n - 5, "Entry") == 0 && strcmp(d->fields[0].name, "key") == 0 &&
 	       strcmp(d->fields[1].name, "value") == 0;
 }
 
