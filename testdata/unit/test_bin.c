@@ -768,27 +768,18 @@ static void default_field(struct eds_buf *b, const ProtobufCFieldDescriptor *f)
 static void entry_fields(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, struct eds_buf *out)
 {
 	const uint8_t *end = p + n;
-	bool entry = eds_schema_map_entry(desc), has[3] = { false, false, false };
-	for (const uint8_t *q = p; entry && q < end;) {
-		uint64_t tag = 0, v = 0;
-		q += ref_get_varint(q, end, &tag);
-		if (tag >> 3 <= 2)
-			has[tag >> 3] = true;
-		unsigned wt = tag & 7;
-		if (wt == 0 || wt == 2)
-			q += ref_get_varint(q, end, &v);
-		q += wt == 1 ? 8 : wt == 5 ? 4 : wt == 2 ? v : 0;
-	}
-	if (entry && !has[1])
-		default_field(out, &desc->fields[0]);
+	bool entry = eds_schema_map_entry(desc), key = !entry, value = !entry;
 	while (p < end) {
 		const uint8_t *at = p;
 		uint64_t tag = 0, v = 0;
 		p += ref_get_varint(p, end, &tag);
-		if (entry && !has[2] && tag >> 3 > 2) { /* protobuf-c writes unknown fields last */
+		/* (protobuf-c writes fields in number order, unknown ones last) */
+		if (!key && tag >> 3 != 1)
+			default_field(out, &desc->fields[0]);
+		key = true;
+		if (!value && tag >> 3 > 2)
 			default_field(out, &desc->fields[1]);
-			has[2] = true;
-		}
+		value = value || tag >> 3 >= 2;
 		unsigned wt = tag & 7;
 		if (wt == 0 || wt == 2)
 			p += ref_get_varint(p, end, &v);
@@ -806,7 +797,9 @@ static void entry_fields(const ProtobufCMessageDescriptor *desc, const uint8_t *
 		p += wt == 1 ? 8 : wt == 5 ? 4 : wt == 2 ? v : 0;
 		eds_buf_append(out, at, (size_t)(p - at));
 	}
-	if (entry && !has[2])
+	if (!key)
+		default_field(out, &desc->fields[0]);
+	if (!value)
 		default_field(out, &desc->fields[1]);
 }
 
