@@ -81,6 +81,7 @@ Subcommands (PROTOS is the fetch-envoy-protos cache directory):
 """
 
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -558,6 +559,7 @@ def rand_struct(rng, s, depth):
         rand_value(rng, s.fields[rand_str(rng, 5)], depth + 1)
 
 
+@functools.lru_cache(maxsize=None)
 def any_types():
     msgs, _ = closure(cla_class().DESCRIPTOR)
     return sorted(n for n, d in msgs.items() if not d.GetOptions().map_entry)
