@@ -211,7 +211,6 @@ def random_cla(rng):
     way or not, the envoy-gateway backend metadata or none, IPv4 and IPv6,
     and the hostile strings of conform.py's random CLAs in names, hostnames
     and metadata (some of which the check refuses: an empty namespace)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conformance"))
     import conform  # (its string and Struct generators only: no classes of its own)
     cla = cla_class()(cluster_name=rng.choice(["httproute/default/chat/rule/0", conform.rand_str(rng, 6) or "c"]))
     for li in range(rng.randint(1, 4)):
@@ -253,6 +252,7 @@ def random_vs_cli(target, edsmod, rules, seed, n):
     import random
     import subprocess
     import grpc
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conformance"))
     rng = random.Random(int(seed))
     ch = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20)])
     fn = ch.unary_unary("/envoygateway.extension.EnvoyGatewayExtension/PostEndpointsModify")
